@@ -16,6 +16,7 @@ COMMANDS = {
     "cloud": ("runner.localcloud.cli:cloud", "Start, stop and inspect the local cloud."),
     "manage": ("runner.loop:manage_command", "Watch a run's scans until every shard is in."),
     "status": ("runner.loop:status_command", "Print the run's shard table once and exit."),
+    "abandon": ("runner.loop:abandon_command", "Give up the run in progress."),
     "merge": ("runner.merge.cli:merge_command", "Merge shard results as Privacy Badger would."),
     "report": ("runner.report.cli:report_command", "Report what happened in one or more runs."),
 }

@@ -1,0 +1,130 @@
+"""Running the project's playbooks through ansible-runner and reading per-host results.
+
+The control loop never scrapes Ansible's text output: it reads the events
+ansible-runner streams (one dict per task and host) and keeps, for each host,
+what the tasks returned, whether the host was unreachable and whether it
+failed. Each call gets its own artifact folder under the run folder.
+"""
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ansible_runner
+
+from runner.errors import UserError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PLAYBOOK_DIR = PROJECT_DIR / "playbooks"
+CONTROLLER_INVENTORY = PROJECT_DIR / "inventory" / "controller.yml"
+ANSIBLE_CONFIG = PROJECT_DIR / "ansible.cfg"
+
+# Artifact folders of earlier playbook runs kept per run folder; older ones are removed.
+ARTIFACTS_KEPT = 20
+
+
+@dataclass
+class HostResult:
+    """What one host did in one playbook run."""
+
+    ok: list = field(default_factory=list)  # results of tasks and loop items that succeeded
+    failed: list = field(default_factory=list)
+    unreachable: bool = False
+    message: str = ""
+
+    def task_results(self, task_name: str) -> list:
+        return [r for r in self.ok if r["task"] == task_name]
+
+
+@dataclass
+class PlaybookRun:
+    status: str
+    rc: int
+    hosts: dict  # host name -> HostResult
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "successful"
+
+
+def _failure_message(res: dict) -> str:
+    msg = res.get("msg") or res.get("stderr") or res.get("stdout") or ""
+    return " ".join(str(msg).split())[:300]
+
+
+def run_playbook(
+    name: str,
+    *,
+    run_dir: Path,
+    inventory: Path | None = None,
+    extravars: dict | None = None,
+    limit: list[str] | None = None,
+    forks: int | None = None,
+    verbose: bool = False,
+) -> PlaybookRun:
+    """Run playbooks/<name> against the run's inventory and collect per-host results."""
+    playbook = PLAYBOOK_DIR / name
+    private = Path(run_dir) / "ansible"
+    private.mkdir(parents=True, exist_ok=True)
+    inventories = [str(CONTROLLER_INVENTORY)]
+    if inventory is not None:
+        inventories.append(str(inventory))
+    hosts: dict[str, HostResult] = {}
+
+    def on_event(event: dict) -> bool:
+        data = event.get("event_data") or {}
+        host = data.get("host")
+        kind = event.get("event")
+        if not host or kind not in EVENT_KINDS:
+            return True
+        result = hosts.setdefault(host, HostResult())
+        res = data.get("res") or {}
+        entry = {"task": data.get("task"), "res": res, "item": res.get("item")}
+        if kind in ("runner_on_ok", "runner_item_on_ok"):
+            result.ok.append(entry)
+        elif kind == "runner_on_unreachable":
+            result.unreachable = True
+            result.message = _failure_message(res)
+        elif kind in ("runner_on_failed", "runner_item_on_failed"):
+            if not data.get("ignore_errors"):
+                result.failed.append(entry)
+                result.message = _failure_message(res)
+        return True
+
+    env = {"ANSIBLE_CONFIG": str(ANSIBLE_CONFIG)}
+    if forks:
+        env["ANSIBLE_FORKS"] = str(forks)
+    os.environ.update(env)  # ansible-runner passes our environment on; nothing is written
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(private),
+            playbook=str(playbook),
+            inventory=inventories,
+            extravars=extravars or {},
+            limit=",".join(limit) if limit else None,
+            quiet=not verbose,
+            event_handler=on_event,
+            rotate_artifacts=ARTIFACTS_KEPT,
+            suppress_env_files=True,
+            project_dir=str(PROJECT_DIR),
+        )
+    except Exception as e:  # ansible-runner raises plain exceptions for setup problems
+        raise UserError(f"could not run playbooks/{name}: {e}") from None
+    return PlaybookRun(status=runner.status, rc=runner.rc, hosts=hosts)
+
+
+EVENT_KINDS = frozenset(
+    {
+        "runner_on_ok",
+        "runner_item_on_ok",
+        "runner_on_failed",
+        "runner_item_on_failed",
+        "runner_on_unreachable",
+    }
+)
+
+
+def ansible_available() -> None:
+    if shutil.which("ansible-playbook") is None:
+        raise UserError("ansible-playbook is not on PATH; install the project with pip first")
