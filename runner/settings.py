@@ -146,11 +146,13 @@ class Settings:
     # The settings file these came from.
     source: Path
 
-    def public(self, redact_ssh_key: bool = True) -> dict:
+    def public(self, redact_ssh_key: bool = False) -> dict:
         """Every key as plain YAML-able values, for the run folder's copy of the settings.
 
-        Nothing here comes from the environment. The SSH key is redacted by
-        default, as badger-swarm did; pass False for a copy that loads again.
+        Nothing here comes from the environment, so the API token is never in
+        it. The SSH key id or fingerprint names a public key and is kept, so
+        the copy loads again and the playbooks can create droplets from it;
+        `redact_ssh_key=True` replaces it, as badger-swarm's copy did.
         """
         out = {}
         for key in KEYS:
