@@ -44,13 +44,14 @@ options:
 author: badger-swarm-ansible developers
 """
 
-import traceback
+import traceback  # noqa: E402  (Ansible modules start with their DOCUMENTATION)
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
 try:
     from runner import run as runmod
     from runner import settings as settingsmod
+    from runner import sitelist
     from runner.errors import UserError
 
     IMPORT_ERROR = None
@@ -80,16 +81,41 @@ def shard_rows(run):
     ]
 
 
+# Skipped site-list lines shown at the confirmation step; the rest are counted.
+SKIPPED_LINES_SHOWN = 10
+
+
 def plan(params):
     settings = settingsmod.load_settings(params["settings"])
     settingsmod.api_token()
+    site_list = sitelist.read_site_list(settings.site_list)
+    selected = sitelist.select_sites(site_list.sites, settings.num_sites, settings.exclude_list())
+    skipped = [
+        f"line {number}: {text!r}: {reason}"
+        for number, text, reason in site_list.skipped[:SKIPPED_LINES_SHOWN]
+    ]
+    if len(site_list.skipped) > SKIPPED_LINES_SHOWN:
+        skipped.append(f"... and {len(site_list.skipped) - SKIPPED_LINES_SHOWN} more")
     open_run = runmod.current_run(settings.output_dir)
     resuming = None
     if open_run is not None:
         state = open_run.load_state()
         if state["status"] not in runmod.CLOSED_RUN_STATUSES:
             resuming = open_run.run_id
-    return {"changed": False, "settings": settings.public(), "resuming": resuming}
+    if not selected:
+        raise UserError(
+            f"{settings.site_list}: no sites left after reading and excluding suffixes; "
+            "valid: a list with at least one domain that exclude_suffixes keeps"
+        )
+    return {
+        "changed": False,
+        "settings": settings.public(),
+        "resuming": resuming,
+        "sites_selected": len(selected),
+        "list_kind": site_list.kind,
+        "duplicates": site_list.duplicates,
+        "skipped": skipped,
+    }
 
 
 def create(params):
