@@ -18,9 +18,11 @@ import threading
 import time
 from pathlib import Path
 
+from runner.localcloud.sshkeys import ensure_host_key
 from runner.localcloud.state import DATA_ROOT, DROPLET_SHARED_MOUNT, CloudPaths
 
 SSHD = Path("/usr/sbin/sshd")
+HOST_KEY_NAME = "ssh_host_ed25519_key"
 UNSHARE = "unshare"
 # Private copies mounted over the host's folders, with their modes.
 PRIVATE_DIRS = {"etc": None, "root": 0o700, "home": 0o755, "tmp": 0o1777, "var/log": 0o755}
@@ -105,13 +107,18 @@ def wildcard_ssh_listener(proc_net: Path = Path("/proc/net")) -> bool:
     return False
 
 
+def setup(paths: CloudPaths) -> None:
+    """Create what every droplet of the cloud shares (host key, boot script), once."""
+    paths.droplets.mkdir(parents=True, exist_ok=True)
+    ensure_host_key(paths.host_keys / HOST_KEY_NAME)
+    script = boot_script(paths)
+    script.write_text(BOOT_SCRIPT.format(mount=DROPLET_SHARED_MOUNT, sshd=SSHD))
+    script.chmod(0o755)
+    DROPLET_SHARED_MOUNT.mkdir(parents=True, exist_ok=True)
+
+
 def boot_script(paths: CloudPaths) -> Path:
-    script = paths.data / "boot.sh"
-    if not script.exists():
-        script.parent.mkdir(parents=True, exist_ok=True)
-        script.write_text(BOOT_SCRIPT.format(mount=DROPLET_SHARED_MOUNT, sshd=SSHD))
-        script.chmod(0o755)
-    return script
+    return paths.data / "boot.sh"
 
 
 def prepare(
@@ -143,9 +150,7 @@ def prepare(
     keys_file.write_text("".join(k.strip() + "\n" for k in authorized_keys))
     keys_file.chmod(0o600)
 
-    from runner.localcloud.sshkeys import ensure_host_key
-
-    host_key = ensure_host_key(paths.host_keys)
+    host_key = paths.host_keys / HOST_KEY_NAME
     (folder / "sshd_config").write_text(SSHD_CONFIG.format(name=name, ip=ip, host_key=host_key))
     return folder
 
@@ -160,9 +165,6 @@ class Running:
 
 def launch(paths: CloudPaths, droplet_id: int, name: str, delay: float) -> Running:
     """Start the droplet's namespaces; sshd listens `delay` seconds later."""
-    DROPLET_SHARED_MOUNT.mkdir(parents=True, exist_ok=True)
-    paths.shared_state.mkdir(parents=True, exist_ok=True)
-    paths.shared_state.chmod(0o1777)
     folder = paths.droplet(droplet_id)
     log = open(folder / "sshd.log", "ab")
     try:

@@ -200,14 +200,21 @@ class RateLimiter:
             if allowed:
                 self._minute.append(now)
                 self._hour.append(now)
-            limit = per_hour or REAL_LIMIT_PER_HOUR
-            oldest = self._hour[0] if self._hour else now
-            headers = {
-                "ratelimit-limit": str(limit),
-                "ratelimit-remaining": str(max(0, limit - len(self._hour))),
-                "ratelimit-reset": str(int(oldest + RATE_WINDOW_HOUR)),
-            }
-            return allowed, headers
+            return allowed, self._headers(per_hour, now)
+
+    def peek(self, per_hour: int, now: float | None = None) -> dict:
+        """The headers without counting a request (for answers that are not counted, e.g. 401)."""
+        with self._lock:
+            return self._headers(per_hour, time.time() if now is None else now)
+
+    def _headers(self, per_hour: int, now: float) -> dict:
+        limit = per_hour or REAL_LIMIT_PER_HOUR
+        oldest = self._hour[0] if self._hour else now
+        return {
+            "ratelimit-limit": str(limit),
+            "ratelimit-remaining": str(max(0, limit - len(self._hour))),
+            "ratelimit-reset": str(int(oldest + RATE_WINDOW_HOUR)),
+        }
 
 
 SERVER_ERRORS = [

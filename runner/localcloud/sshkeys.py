@@ -48,11 +48,10 @@ def ensure_keypair(private_key: Path) -> str:
     return public_key.read_text().strip()
 
 
-def ensure_host_key(folder: Path) -> Path:
+def ensure_host_key(key: Path) -> Path:
     """The ed25519 host key every droplet of one cloud presents (generated once)."""
-    key = folder / "ssh_host_ed25519_key"
     if not key.exists():
-        folder.mkdir(parents=True, exist_ok=True)
+        key.parent.mkdir(parents=True, exist_ok=True)
         key.with_name(key.name + ".pub").unlink(missing_ok=True)
         subprocess.run(
             ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "localcloud-host"]
