@@ -113,9 +113,13 @@ def test_parallel_writers_do_not_lose_each_others_changes(tmp_path):
 
 def test_droplet_history_keeps_every_droplet_with_its_lifetime(tmp_path):
     entry = {"droplets": []}
-    record_droplet(entry, {"id": 1, "name": "a", "ip": "127.0.0.2", "created_at": "2026-12-04T10:00:00Z"})
+    record_droplet(
+        entry, {"id": 1, "name": "a", "ip": "127.0.0.2", "created_at": "2026-12-04T10:00:00Z"}
+    )
     record_droplet_deleted(entry, "2026-12-04T11:00:00Z")
-    record_droplet(entry, {"id": 2, "name": "a", "ip": "127.0.0.3", "created_at": "2026-12-04T11:00:05Z"})
+    record_droplet(
+        entry, {"id": 2, "name": "a", "ip": "127.0.0.3", "created_at": "2026-12-04T11:00:05Z"}
+    )
     assert entry["droplet"]["id"] == 2
     assert [d["deleted_at"] for d in entry["droplets"]] == ["2026-12-04T11:00:00Z", None]
 

@@ -44,9 +44,21 @@ def run_init(settings: Path, token: str | None = "test-token") -> subprocess.Com
     env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
     env["ANSIBLE_NOCOLOR"] = "1"
     return subprocess.run(
-        ["ansible-playbook", "-i", str(REPO / "inventory" / "controller.yml"),
-         str(REPO / "playbooks" / "init.yml"), "-e", f"settings={settings}", "-e", "assume_yes=true"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        [
+            "ansible-playbook",
+            "-i",
+            str(REPO / "inventory" / "controller.yml"),
+            str(REPO / "playbooks" / "init.yml"),
+            "-e",
+            f"settings={settings}",
+            "-e",
+            "assume_yes=true",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
