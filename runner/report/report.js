@@ -9,7 +9,7 @@
   // viewBox sizes: the progress chart spans the page, bar charts half of it.
   var WIDE = { width: 960, height: 320 };
   var HALF = { width: 640, height: 300 };
-  var MARGIN = { left: 60, right: 16, top: 20, bottom: 44 };
+  var MARGIN = { left: 72, right: 16, top: 20, bottom: 44 };
   // Bars get a value label only while there is room to read it.
   var MAX_LABELLED_BARS = 30;
   var COLOURS = [
@@ -76,9 +76,9 @@
     }, svg);
     node("line", { class: "axis", x1: MARGIN.left, x2: MARGIN.left, y1: MARGIN.top, y2: MARGIN.top + h }, svg);
     label(svg, MARGIN.left + w / 2, size.height - 6, xTitle, { class: "title", "text-anchor": "middle" });
-    label(svg, 14, MARGIN.top + h / 2, yTitle, {
+    label(svg, 16, MARGIN.top + h / 2, yTitle, {
       class: "title", "text-anchor": "middle",
-      transform: "rotate(-90 14 " + (MARGIN.top + h / 2) + ")",
+      transform: "rotate(-90 16 " + (MARGIN.top + h / 2) + ")",
     });
     return { x: x, y: y, w: w, h: h, yTop: yTop };
   }
@@ -170,8 +170,8 @@
       node("line", {
         class: "reference", x1: MARGIN.left, x2: MARGIN.left + f.w, y1: f.y(reference), y2: f.y(reference),
       }, svg);
-      // Named above the plot, where no bar can hide the name.
-      label(svg, MARGIN.left + f.w, MARGIN.top - 3, "- - " + referenceName + " " + format(reference), {
+      // Named beside the axis title, where no bar or value label can cover it.
+      label(svg, MARGIN.left + f.w, HALF.height - 6, "- - " + referenceName + " " + format(reference), {
         "text-anchor": "end", class: "reference-label",
       });
     }

@@ -199,8 +199,11 @@ def _read_shard(run_dir: Path, name: str, entry: dict, end_of_run: datetime) -> 
         shard.failed_attempts = [_read_attempt(p, p.name) for p in attempts]
         shard.latest = _read_attempt(folder, "")
     if shard.latest is None or shard.latest.log is None:
+        # Logs are downloaded when a scan ends; until then the state has its progress.
         where = f"{SHARDS_DIR}/{name}/{SHARD_LOG}"
-        shard.notes.append(f"no log yet ({where} missing)")
+        progress = entry.get("progress") if entry else None
+        known = f"; the state says site {progress} of {shard.sites}" if progress else ""
+        shard.notes.append(f"no log yet ({where} missing){known}")
     if shard.sites is None and shard.latest and shard.latest.log:
         shard.sites = shard.latest.log.domains_to_crawl
     _explain_end(shard)
@@ -242,6 +245,9 @@ def _rate(part: float, whole: float) -> float | None:
 def _log_figures(log: LogStats | None) -> dict:
     if log is None:
         return {"log_condition": "missing"}
+    if not log.readable:
+        # No figures rather than zeros: nothing is known about this scan.
+        return {"log_condition": log.condition}
     return {
         "log_condition": log.condition,
         "visited": log.visited,

@@ -138,6 +138,7 @@ def test_bad_shard_logs_are_named_and_the_rest_of_the_report_comes_out(run_build
     run.shard("004", 100, state="done")
     (run.shard_dir("004") / "log.txt").mkdir()
     run.shard("005", 100, state="pending")
+    run.shard("006", 100, state="scanning")["progress"] = 37
     run.save()
 
     written = write_run_report(run.dir)
@@ -150,6 +151,10 @@ def test_bad_shard_logs_are_named_and_the_rest_of_the_report_comes_out(run_build
     assert any(n.startswith("shard 003: log.txt has no `YYYY") for n in notes)
     assert any(n.startswith("shard 004: cannot read ") and "Is a directory" in n for n in notes)
     assert "shard 005: no log yet (shards/005/log.txt missing)" in notes
+    assert (
+        "shard 006: no log yet (shards/006/log.txt missing); the state says site 37 of 100"
+        in notes
+    )
     text = (run.dir / "report.txt").read_text()
     for note in notes:
         assert note in text
