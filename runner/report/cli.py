@@ -1,8 +1,8 @@
 """`runner report`: the run report for one run, several, or every run under output/.
 
-Runs are named by folder, or found under the output directory and filtered by
-glob patterns on their names; the report covers them oldest first, because a
-run id ends with the epoch it started at. Text and JSON go to stdout unless
+Runs are named by folder, or found under the output directory (oldest first:
+a run id ends with the epoch it started at); glob patterns on their names
+filter either. Text and JSON go to stdout unless
 `--out` names a file; HTML always goes to a file.
 """
 
@@ -50,7 +50,8 @@ def find_runs(folders: tuple[Path, ...], output_dir: Path, patterns: tuple[str, 
         wanted = f" matching {', '.join(patterns)}" if patterns else ""
         where = "among the folders given" if folders else f"under {output_dir}"
         raise UserError(f"no run folders{wanted} {where}: a run folder holds {STATE_FILE}")
-    return sorted(runs, key=lambda p: (_started(p), p.name))
+    # Folders named on the command line keep the order they were given in.
+    return runs if folders else sorted(runs, key=lambda p: (_started(p), p.name))
 
 
 @click.command("report")

@@ -46,6 +46,8 @@ class Attempt:
 
 @dataclass
 class ShardRun:
+    """A shard as the report sees it: its state entry, latest scan and kept failures."""
+
     shard: str
     state: str | None = None
     sites: int | None = None
@@ -359,7 +361,7 @@ def collect_run(run_dir: Path, now: datetime | None = None) -> dict:
     created = _parse_time(state.get("created_at"), "run created_at", notes)
     finished = _parse_time(state.get("finished_at"), "run finished_at", notes)
     price = _number(state.get("price_hourly"), "price_hourly", notes)
-    if state and price is None:
+    if state and state.get("price_hourly") is None:
         notes.append("no price_hourly in state: cost is unknown")
     state_shards = state.get("shards") if isinstance(state.get("shards"), dict) else {}
 

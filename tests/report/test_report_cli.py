@@ -38,6 +38,18 @@ def test_without_folders_every_run_under_output_is_reported_oldest_first(output_
     assert "not-a-run" not in out
 
 
+def test_run_folders_named_keep_the_order_given(output_dir, capsys):
+    newer, older = (
+        output_dir / "200-edge-1-x-nyc1-1765465200",
+        output_dir / "100-chrome-1-x-nyc1-1764849600",
+    )
+
+    code, out, _ = run_cli([str(newer), str(older)], capsys)
+
+    assert code == 0
+    assert out.index("Run 200-edge") < out.index("Run 100-chrome")
+
+
 def test_match_patterns_filter_runs_by_name(output_dir, capsys):
     code, out, _ = run_cli(["--output-dir", str(output_dir), "--match", "*-edge-*"], capsys)
 
