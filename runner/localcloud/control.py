@@ -28,6 +28,7 @@ from runner.localcloud.state import (
     DEFAULT_NET,
     DEFAULT_PORT,
     DROPLET_SHARED_MOUNT,
+    SETT_REPO_NAME,
     CloudPaths,
     load_state,
     new_state,
@@ -156,7 +157,7 @@ class LocalCloud:
                 raise
             self.warnings.append(
                 "the Badger Sett stand-in (runner.localcloud.sett) is not installed; "
-                "droplets have no /opt/localcloud/badger-sett.git"
+                f"droplets have no {DROPLET_SHARED_MOUNT / SETT_REPO_NAME}"
             )
             return None
         except ImportError as e:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from runner.localcloud.sshkeys import ensure_host_key
-from runner.localcloud.state import DATA_ROOT, DROPLET_SHARED_MOUNT, CloudPaths
+from runner.localcloud.state import DATA_ROOT, DROPLET_SHARED_MOUNT, SETT_REPO_NAME, CloudPaths
 
 SSHD = Path("/usr/sbin/sshd")
 HOST_KEY_NAME = "ssh_host_ed25519_key"
@@ -143,6 +143,10 @@ def prepare(
     if hosts.is_symlink():
         hosts.unlink()
     hosts.write_text(f"127.0.0.1\tlocalhost\n{ip}\t{name}\n")
+    # The shared repositories belong to the host's root; git refuses such a repository to
+    # other users (crawluser) unless it is declared safe, which a real remote never needs.
+    with open(etc / "gitconfig", "a") as gitconfig:
+        gitconfig.write(f"[safe]\n\tdirectory = {DROPLET_SHARED_MOUNT / SETT_REPO_NAME}\n")
 
     ssh_dir = folder / "root" / ".ssh"
     ssh_dir.mkdir(mode=0o700)

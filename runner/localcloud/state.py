@@ -28,6 +28,8 @@ DATA_ROOT = Path(os.environ.get("BSW_LOCALCLOUD_DATA", "/var/lib/badger-swarm-lo
 # Mount point inside each droplet for the cloud's shared/ folder (read-only) and its
 # writable state/ subfolder; created once on the host so that it can be mounted over.
 DROPLET_SHARED_MOUNT = Path("/opt/localcloud")
+# The Badger Sett stand-in's bare repository in shared/, cloned by droplets.
+SETT_REPO_NAME = "badger-sett.git"
 
 STATE_FORMAT = 1
 # Droplet ids start high, as real ones are, and are never reused by one cloud folder.
@@ -75,7 +77,7 @@ class CloudPaths:
 
     @property
     def sett_repo(self) -> Path:
-        return self.shared / "badger-sett.git"
+        return self.shared / SETT_REPO_NAME
 
     @property
     def data(self) -> Path:
