@@ -79,14 +79,14 @@ def finish_run(run, out, verbose: bool = False) -> None:
     run.set_status("merging")
     out.note("every shard is in; merging results")
     merged = merge_run(run, settings)
+    stragglers = delete_stragglers(run, settings, out, verbose)
+    run.set_status("complete", finished_at=utcnow())
     try:
         from runner.report import write_run_report
 
         write_run_report(run.path, now=datetime.now(UTC))
     except Exception as e:  # the report must never cost the run its results
         out.note(f"report not written: {e}")
-    stragglers = delete_stragglers(run, settings, out, verbose)
-    run.set_status("complete", finished_at=utcnow())
     state = run.load_state()
     text = summary_text(state, merged, stragglers)
     atomic_write_text(run.path / "summary.txt", text)

@@ -10,6 +10,9 @@ import os
 import tempfile
 from pathlib import Path
 
+# mkstemp makes files only their owner can read; what we write is meant to be shared.
+FILE_MODE = 0o644
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
@@ -18,6 +21,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), FILE_MODE)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
