@@ -75,12 +75,15 @@ def summary_text(state: dict, merged, stragglers: list[str]) -> str:
 
 
 def finish_run(run, out, verbose: bool = False) -> None:
+    """Merge, delete stragglers and close the run; then report. Safe to call again."""
     settings = run.load_settings()
-    run.set_status("merging")
-    out.note("every shard is in; merging results")
-    merged = merge_run(run, settings)
-    stragglers = delete_stragglers(run, settings, out, verbose)
-    run.set_status("complete", finished_at=utcnow())
+    stragglers = []
+    if run.load_state()["status"] != "complete":
+        run.set_status("merging")
+        out.note("every shard is in; merging results")
+        merge_run(run, settings)
+        stragglers = delete_stragglers(run, settings, out, verbose)
+        run.set_status("complete", finished_at=utcnow())
     try:
         from runner.report import write_run_report
 
@@ -88,7 +91,8 @@ def finish_run(run, out, verbose: bool = False) -> None:
     except Exception as e:  # the report must never cost the run its results
         out.note(f"report not written: {e}")
     state = run.load_state()
-    text = summary_text(state, merged, stragglers)
+    merged = run.path / "results.json"
+    text = summary_text(state, merged if merged.exists() else None, stragglers)
     atomic_write_text(run.path / "summary.txt", text)
     clear_marker(run)
     out.console.print(text, markup=False, highlight=False)

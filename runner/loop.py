@@ -430,6 +430,9 @@ class Manager:
 
     def manage(self) -> None:
         state = self.run.load_state()
+        if state["status"] == "complete" and not (self.run.path / "summary.txt").exists():
+            self.finish()  # an earlier loop stopped between closing the run and its summary
+            return
         if state["status"] in CLOSED_RUN_STATUSES:
             self.out.note(f"run {self.run.run_id} is {state['status']}; nothing to do")
             return
