@@ -6,13 +6,22 @@ from __future__ import annotations
 import importlib.util
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from runner.errors import UserError
-from runner.localcloud.sett import REPO_SOURCE, build_repo
+from runner.localcloud.sett import (
+    DEFAULT_REPLAY_RESULTS,
+    REPO_SOURCE,
+    build_repo,
+    check_sett_faults,
+)
 from runner.localcloud.sett.replay import build_index, site_outcome
+
+DEMO = DEFAULT_REPLAY_RESULTS.parent
+SHARED = DEMO.parent.parent / "shared"
 
 
 def git(repo: Path, *args: str) -> str:
@@ -131,7 +140,8 @@ def test_faults_default_to_none_when_the_file_is_missing(tmp_path):
     [
         ({"site_second": 1}, "unknown key"),
         ({"site_seconds": "fast"}, "must be a float"),
-        ({"stall_sites": "a.example"}, "must be a list"),
+        ({"stall_sites": 3}, "must be a list"),
+        ({"fail_start": [1]}, "must list strings"),
         ({"crash_after_times": -1}, "must not be negative"),
     ],
 )
@@ -158,3 +168,30 @@ def test_fault_times_counts_firings_per_site(tmp_path):
     fired = [faults.fires("stall_sites", "a.example", settings, state) for _ in range(3)]
     assert fired == [True, True, False]
     assert not faults.fires("stall_sites", "b.example", settings, state)
+
+
+def test_check_sett_faults_fills_defaults_and_refuses_mistakes_as_user_errors():
+    settings = check_sett_faults({"stall_sites": "a.example", "site_seconds": 1})
+    assert settings["stall_sites"] == ["a.example"]
+    assert settings["site_seconds"] == 1.0
+    assert settings["crash_after_times"] == 1
+    with pytest.raises(UserError, match='unknown key "sett.site_second"'):
+        check_sett_faults({"site_second": 1})
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared")
+def test_demo_data_is_reproduced_byte_for_byte_by_its_script(tmp_path):
+    subprocess.run(
+        [
+            sys.executable,
+            str(DEMO / "make_demo_data.py"),
+            "--shared",
+            str(SHARED),
+            "--out",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    for name in ("sites.txt", "replay-results.json", "replay-log.txt"):
+        assert (tmp_path / name).read_bytes() == (DEMO / name).read_bytes(), name

@@ -12,6 +12,8 @@ because the swarm's default Badger Sett version is `master`.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import subprocess
@@ -75,6 +77,29 @@ def build_repo(
         _git(dest, "update-ref", f"refs/heads/{branch}", head)
     _git(dest, "symbolic-ref", "HEAD", f"refs/heads/{BRANCH}")
     return dest
+
+
+def check_sett_faults(section: dict) -> dict:
+    """The stand-in's settings made by a faults file's `"sett"` section, defaults filled in.
+
+    The same check the stand-in makes when a scan starts, so a mistake can be
+    refused when the faults are set rather than found as a failed scan.
+    """
+    faults = _standin_faults()
+    try:
+        return faults.check_section(section, "faults")
+    except faults.FaultsFileError as e:
+        raise UserError(str(e)) from e
+
+
+@functools.cache
+def _standin_faults():
+    # The module ships inside the stand-in's repository (droplets run it with
+    # their own Python), so it is loaded from there, not imported as ours.
+    spec = importlib.util.spec_from_file_location("bsw_sett_faults", REPO_SOURCE / "faults.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _git(git_dir: Path, *args: str, stdin: bytes | None = None) -> str:

@@ -48,40 +48,51 @@ class FaultsFileError(Exception):
     """The faults file exists but does not say something the stand-in can use."""
 
 
-def load_settings(path: str | None = None) -> dict:
-    """The stand-in's settings: the defaults, overridden by the faults file's section."""
-    path = path or os.environ.get("BSW_SETT_FAULTS") or FAULTS_FILE
+def default_settings() -> dict:
     settings = dict(DEFAULTS)
     for key in FAULT_KEYS:
         settings[key + "_times"] = DEFAULT_TIMES
+    return settings
+
+
+def check_section(section: object, origin: str = "faults") -> dict:
+    """The settings a `"sett"` section makes, or FaultsFileError naming the first mistake."""
+    if not isinstance(section, dict):
+        raise FaultsFileError(f'{origin}: "{SECTION}" must be an object')
+    settings = default_settings()
+    for key, value in section.items():
+        name = f'"{SECTION}.{key}"'
+        if key not in settings:
+            valid = ", ".join(sorted(settings))
+            raise FaultsFileError(f"{origin}: unknown key {name}; valid keys: {valid}")
+        expected = type(settings[key])
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if expected is list and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, expected) or isinstance(value, bool):
+            raise FaultsFileError(f"{origin}: {name} must be a {expected.__name__}, not {value!r}")
+        if expected is list and not all(isinstance(item, str) for item in value):
+            raise FaultsFileError(f"{origin}: {name} must list strings")
+        if expected in (int, float) and value < 0:
+            raise FaultsFileError(f"{origin}: {name} must not be negative")
+        settings[key] = value
+    return settings
+
+
+def load_settings(path: str | None = None) -> dict:
+    """The stand-in's settings: the defaults, overridden by the faults file's section."""
+    path = path or os.environ.get("BSW_SETT_FAULTS") or FAULTS_FILE
     try:
         with open(path, encoding="utf-8") as f:
             document = json.load(f)
     except FileNotFoundError:
-        return settings
+        return default_settings()
     except (OSError, ValueError) as e:
         raise FaultsFileError(f"{path}: cannot read it as JSON: {e}") from e
-
-    section = document.get(SECTION, {}) if isinstance(document, dict) else None
-    if not isinstance(section, dict):
-        raise FaultsFileError(f'{path}: "{SECTION}" must be an object')
-    for key, value in section.items():
-        if key not in settings:
-            valid = ", ".join(sorted(settings))
-            raise FaultsFileError(f'{path}: unknown key "{SECTION}.{key}"; valid keys: {valid}')
-        expected = type(settings[key])
-        if expected is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, expected) or isinstance(value, bool):
-            raise FaultsFileError(
-                f'{path}: "{SECTION}.{key}" must be a {expected.__name__}, not {value!r}'
-            )
-        if expected is list and not all(isinstance(item, str) for item in value):
-            raise FaultsFileError(f'{path}: "{SECTION}.{key}" must list strings')
-        if expected in (int, float) and value < 0:
-            raise FaultsFileError(f'{path}: "{SECTION}.{key}" must not be negative')
-        settings[key] = value
-    return settings
+    if not isinstance(document, dict):
+        raise FaultsFileError(f"{path}: must hold a JSON object")
+    return check_section(document.get(SECTION, {}), path)
 
 
 def fires(key: str, name: str, settings: dict, state_dir: str | None = None) -> bool:
