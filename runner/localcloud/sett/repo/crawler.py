@@ -148,6 +148,8 @@ class Browser:
 
 
 class Crawler:
+    """One scan: the site list, the browser process, what was found, the log and results."""
+
     def __init__(self, opts: argparse.Namespace, settings: dict, index: dict):
         self.opts = opts
         self.browser_name = opts.browser
