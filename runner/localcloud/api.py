@@ -114,7 +114,7 @@ class Handler(BaseHTTPRequestHandler):
         srv = self.server
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        body = self._read_body()
+        body = self._read_body(method)
         headers = {}
         try:
             if url.path.startswith("/_localcloud/"):
@@ -134,15 +134,17 @@ class Handler(BaseHTTPRequestHandler):
             status, payload = 500, {"id": "server_error", "message": f"local cloud bug: {e!r}"}
         self._answer(status, payload, headers)
 
-    def _read_body(self):
+    def _read_body(self, method: str):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if not raw.strip():
+        # The collection sends `null` with every GET; the real API ignores GET bodies.
+        if method == "GET" or not raw.strip():
             return {}
         try:
-            return json.loads(raw)
+            body = json.loads(raw)
         except ValueError:
             return ValueError("request body is not JSON")
+        return {} if body is None else body
 
     def _answer(self, status: int, payload, headers: dict) -> None:
         data = b"" if status == 204 else json.dumps(payload).encode()
@@ -335,7 +337,10 @@ def serve(paths: CloudPaths, port: int, net: int, token: str | None) -> int:
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        print(f"error: net {net} (127.{net}.0.0/16) is used by another local cloud", flush=True)
+        print(
+            f"net {net} (127.{net}.0.0/16) is used by another local cloud; pick another --net",
+            flush=True,
+        )
         return EXIT_CANNOT_START
 
     state = load_state(paths) or new_state(port, net)
@@ -345,7 +350,9 @@ def serve(paths: CloudPaths, port: int, net: int, token: str | None) -> int:
             paths, port, token, lambda srv: Account(paths, state, srv.faults, log=srv.log)
         )
     except OSError as e:
-        print(f"error: cannot listen on {LISTEN_HOST}:{port}: {e.strerror}", flush=True)
+        print(
+            f"cannot listen on {LISTEN_HOST}:{port}: {e.strerror}; pick another --port", flush=True
+        )
         return EXIT_CANNOT_START
     paths.pid_file.write_text(f"{os.getpid()}\n")
 
