@@ -60,6 +60,15 @@ def require_loopback(url: str) -> None:
         pytest.fail(f"refusing to test against {url}: the API base URL must be a loopback URL")
 
 
+def process_alive(pid: int) -> bool:
+    """Whether pid runs; a killed process may linger as a zombie until its parent reaps it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

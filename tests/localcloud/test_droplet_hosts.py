@@ -10,6 +10,7 @@ import pytest
 
 from runner.localcloud.droplets import ssh_banner
 from runner.localcloud.state import load_state
+from runner.localcloud.testing import process_alive
 
 ADD_CRAWLUSER = (
     "useradd -m -s /bin/bash crawluser && mkdir -p ~crawluser/.ssh"
@@ -87,7 +88,7 @@ def test_deleting_a_droplet_kills_its_processes_and_removes_its_files(cloud, pai
     run(cloud, a, "nohup sleep 600 > /dev/null 2>&1 &")
     record = next(d for d in load_state(cloud.cloud.paths)["droplets"] if d["id"] == a["id"])
     init_pid, folder = record["init_pid"], cloud.cloud.paths.droplet(a["id"])
-    assert Path(f"/proc/{init_pid}").exists() and folder.exists()
+    assert process_alive(init_pid) and folder.exists()
     host_pids = [
         pid
         for pid in cloud.sandbox_pids()
@@ -97,11 +98,11 @@ def test_deleting_a_droplet_kills_its_processes_and_removes_its_files(cloud, pai
 
     assert cloud.api("DELETE", f"droplets/{a['id']}")[0] == 204
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{init_pid}").exists() or folder.exists():
+    while process_alive(init_pid) or folder.exists():
         assert time.monotonic() < deadline, "the deleted droplet's namespace or files remain"
         time.sleep(0.1)
     assert not ssh_banner(address(a), timeout=1)
-    assert not any(Path(f"/proc/{pid}").exists() for pid in host_pids)
+    assert not any(process_alive(pid) for pid in host_pids)
     assert run(cloud, b, "true") == ""
 
 
