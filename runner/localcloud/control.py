@@ -8,9 +8,11 @@ daemon in its own session and waits until it answers. Starting a running cloud o
 reports it; stopping deletes every droplet the cloud made and removes their files.
 """
 
+import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from runner.errors import UserError
 from runner.localcloud import droplets
-from runner.localcloud.api import TOKEN_ENV, base_url
+from runner.localcloud.api import TOKEN_ENV, base_url, net_lock_path
 from runner.localcloud.faults import SECTIONS, read_faults, write_faults
 from runner.localcloud.sshkeys import ensure_keypair, md5_fingerprint
 from runner.localcloud.state import (
@@ -53,6 +55,30 @@ class CloudInfo:
     key_id: int
     already_running: bool
     sett_repo: Path | None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def net_is_free(net: int) -> bool:
+    """No other cloud holds the net's lock and nothing listens on 127.<net>.x.y:22."""
+    path = net_lock_path(net)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    prefix = f"{net:02X}7F"  # /proc/net/tcp shows 127.net.x.y little-endian: yyxxNN7F
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        address, _, port = line.split()[1].partition(":")
+        if port == "0016" and address.endswith(prefix):
+            return False
+    return True
 
 
 class LocalCloud:

@@ -10,13 +10,11 @@ droplet is deleted and the teardown checks that no sandbox process or file is le
 """
 
 import contextlib
-import fcntl
 import ipaddress
 import itertools
 import json
 import os
 import secrets
-import socket
 import subprocess
 import time
 import urllib.error
@@ -28,8 +26,7 @@ import pytest
 
 from runner.errors import UserError
 from runner.localcloud import droplets as sandboxes
-from runner.localcloud.api import net_lock_path
-from runner.localcloud.control import LocalCloud
+from runner.localcloud.control import LocalCloud, free_port, net_is_free
 from runner.localcloud.faults import SECTIONS, read_faults, write_faults
 
 # Nets the fixture may take; the user's `runner cloud start` defaults to net 2.
@@ -67,30 +64,6 @@ def process_alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def net_is_free(net: int) -> bool:
-    """No other cloud holds the net's lock and nothing listens on 127.<net>.x.y:22."""
-    path = net_lock_path(net)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    prefix = f"{net:02X}7F"  # /proc/net/tcp shows 127.net.x.y little-endian: yyxxNN7F
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        address, _, port = line.split()[1].partition(":")
-        if port == "0016" and address.endswith(prefix):
-            return False
-    return True
 
 
 class CloudForTests:
