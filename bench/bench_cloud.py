@@ -191,7 +191,7 @@ def main(argv=None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-localcloud-"))
     net = next(n for n in BENCH_NETS if net_is_free(n))
     token = secrets.token_hex(16)
-    local = LocalCloud(folder, port=free_port(), net=net, token=token)
+    local = LocalCloud(folder, port=free_port(), net=net, token=token, owner_pid=os.getpid())
     rows = []
     try:
         info = local.start()

@@ -330,8 +330,20 @@ class CloudServer(ThreadingHTTPServer):
         print(f"{stamp} {message}", flush=True)
 
 
-def serve(paths: CloudPaths, port: int, net: int, token: str | None) -> int:
-    """Run the API until SIGTERM or SIGINT, then delete every droplet and exit."""
+def owner_gone(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def serve(
+    paths: CloudPaths, port: int, net: int, token: str | None, owner_pid: int | None = None
+) -> int:
+    """Run the API until SIGTERM or SIGINT (or until owner_pid ends), then delete every droplet."""
     net_lock_path(net).parent.mkdir(parents=True, exist_ok=True)
     lock = open(net_lock_path(net), "w")
     try:
@@ -362,6 +374,9 @@ def serve(paths: CloudPaths, port: int, net: int, token: str | None) -> int:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     server.log(f"listening at {server.base_url} (pid {os.getpid()}, net 127.{net}.0.0/16)")
     while not stop.wait(TICK_SECONDS):
+        if owner_gone(owner_pid):
+            server.log(f"owner process {owner_pid} ended")
+            break
         try:
             server.account.vanish()
         except Exception as e:
@@ -383,9 +398,10 @@ def main(argv=None) -> int:
     parser.add_argument("--dir", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--net", type=int, required=True)
+    parser.add_argument("--owner-pid", type=int, help="stop when this process ends (tests)")
     args = parser.parse_args(argv)
     token = os.environ.pop(TOKEN_ENV, None) or None
-    return serve(CloudPaths.for_dir(args.dir), args.port, args.net, token)
+    return serve(CloudPaths.for_dir(args.dir), args.port, args.net, token, args.owner_pid)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ class LocalCloud:
         token: str | None = None,
         replay_results: Path | None = None,
         replay_log: Path | None = None,
+        owner_pid: int | None = None,
     ):
         if not 1 <= int(port) <= 65535:
             raise UserError(f"--port {port} is not a TCP port; use 1 to 65535")
@@ -103,6 +104,8 @@ class LocalCloud:
         self.token = token or None
         self.replay_results = replay_results
         self.replay_log = replay_log
+        # Test and benchmark clouds die with their owner, so a killed run leaks no droplets.
+        self.owner_pid = owner_pid
         self._daemon: subprocess.Popen | None = None
         self.warnings: list[str] = []
 
@@ -201,7 +204,8 @@ class LocalCloud:
         try:
             self._daemon = subprocess.Popen(
                 [sys.executable, "-m", "runner.localcloud.api", "--dir", str(self.paths.dir)]
-                + ["--port", str(self.port), "--net", str(self.net)],
+                + ["--port", str(self.port), "--net", str(self.net)]
+                + (["--owner-pid", str(self.owner_pid)] if self.owner_pid else []),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -224,7 +224,10 @@ def start_cloud_for_tests(folder: Path, nets=FIXTURE_NETS) -> CloudForTests:
         if not net_is_free(net):
             continue
         try:
-            return CloudForTests(LocalCloud(folder, port=free_port(), net=net, token=token), token)
+            cloud = LocalCloud(
+                folder, port=free_port(), net=net, token=token, owner_pid=os.getpid()
+            )
+            return CloudForTests(cloud, token)
         except UserError as e:
             # Another session may have taken the net or the port between check and start.
             last_error = e
