@@ -6,8 +6,8 @@ codes, pagination links and rate-limit headers. Before a `/v2` request reaches t
 it passes, in this order, the token check (401), the rate limits (429), the `vanish`
 faults and the random server errors (5xx); all but the token are read from the faults
 file on every request. `/_localcloud/health` (outside `/v2`, no token) tells `control.py`
-that the server is up. Run as `python -m runner.localcloud.api --dir D --port P --net N`;
-the token, if any, arrives in the environment and is kept only in memory.
+that the server is up. `control.py` runs it as `python -m runner.localcloud.api --dir D
+--port P --net N`; the token, if any, arrives in the environment and stays in memory.
 """
 
 import argparse
@@ -15,6 +15,7 @@ import fcntl
 import hmac
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -276,8 +277,6 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def _route(method: str, pattern: str, name: str):
-    import re
-
     Handler.routes.append((method, re.compile(pattern), name))
 
 
