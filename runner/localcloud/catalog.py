@@ -7,7 +7,9 @@ region or image that is not listed here is refused with 422, as the real API doe
 
 REGIONS = {
     "nyc1": "New York 1",
+    "nyc2": "New York 2",
     "nyc3": "New York 3",
+    "sfo2": "San Francisco 2",
     "sfo3": "San Francisco 3",
     "ams3": "Amsterdam 3",
     "sgp1": "Singapore 1",
