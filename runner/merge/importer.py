@@ -12,10 +12,12 @@ proves them one by one.
 """
 
 import math
+from itertools import chain, filterfalse
 
 from runner.merge.domains import (
     all_parents_chain,
     base_domain,
+    has_odd_names,
     subdomain_chain,
     third_party_sites,
 )
@@ -42,6 +44,8 @@ ACTION_SCORES = {
     "user_cookieblock": 5,
 }
 LEARNABLE_ACTIONS = frozenset({NO_TRACKING, ALLOW})
+# Known actions that stop learning (unknown ones score nothing and do not).
+SETTLED_ACTIONS = frozenset(ACTION_SCORES) - LEARNABLE_ACTIONS
 
 # Trackers Privacy Badger never learns from: a consent-management domain and
 # per-user DNS names.
@@ -112,12 +116,33 @@ def js_key_order(obj: dict):
 
 def clean_snitch_map(snitch_map: dict, pb_data) -> dict:
     """The incoming snitch_map with first-party sites removed, and emptied trackers dropped."""
+    plain = not has_odd_names(chain.from_iterable(snitch_map.values()))
     cleaned = {}
     for tracker in js_key_order(snitch_map):
-        sites = third_party_sites(tracker, snitch_map[tracker], pb_data)
+        sites = third_party_sites(tracker, snitch_map[tracker], pb_data, plain)
         if sites:
             cleaned[tracker] = sites
     return cleaned
+
+
+class IncomingFile:
+    """One checked results file, with what every Badger of a merge needs worked out once."""
+
+    __slots__ = ("data", "snitch_map", "notable_actions")
+
+    def __init__(self, data: dict, pb_data, notable_actions: list | None = None):
+        self.data = data
+        self.snitch_map = clean_snitch_map(data["snitch_map"], pb_data)
+        # action_map entries holding more than a heuristicAction (userAction,
+        # dnt, nextUpdateTime, unknown fields): most entries hold only that.
+        # Reading a file notes them already (inputs.check_results).
+        if notable_actions is None:
+            notable_actions = [
+                domain
+                for domain, entry in data["action_map"].items()
+                if len(entry) != 1 or "heuristicAction" not in entry
+            ]
+        self.notable_actions = notable_actions
 
 
 class Badger:
@@ -144,13 +169,15 @@ class Badger:
     def best_action(self, host: str) -> str:
         """The strongest action among `host` and its parents down to its base domain."""
         action_map = self.action_map
-        chain = subdomain_chain(host, self.pb)
-        if len(chain) == 1:
+        base = self.pb.base_cache.get(host)
+        if base == host:
+            # The common case: a tracker base has no parents to look at.
             entry = action_map.get(host)
             if entry is None:
                 return NO_TRACKING
             action = entry.action(ignore_dnt=False)
             return action if action in ACTION_SCORES else NO_TRACKING
+        chain = subdomain_chain(host, self.pb)
         best = NO_TRACKING
         best_score = 0
         for domain in reversed(chain):
@@ -183,15 +210,15 @@ class Badger:
 
     # -- the import, store by store -------------------------------------------
 
-    def import_results(self, data: dict, cleaned_snitch_map: dict | None = None) -> None:
-        """Fold one checked results file in, in Privacy Badger's store order.
+    def import_results(self, data: dict) -> None:
+        """Fold one checked results file in, in Privacy Badger's store order."""
+        self.import_file(IncomingFile(data, self.pb))
 
-        `cleaned_snitch_map` lets several Badgers share one cleaning of the file.
-        """
-        if cleaned_snitch_map is None:
-            cleaned_snitch_map = clean_snitch_map(data["snitch_map"], self.pb)
-        self._import_snitch_map(cleaned_snitch_map)
-        self._import_action_map(data["action_map"])
+    def import_file(self, incoming: "IncomingFile") -> None:
+        """Fold in a file prepared once for all the Badgers of a merge."""
+        data = incoming.data
+        self._import_snitch_map(incoming.snitch_map)
+        self._import_action_map(data["action_map"], incoming.notable_actions)
         if "tracking_map" in data:
             self._import_tracking_map(data["tracking_map"])
         if "fp_scripts" in data:
@@ -203,23 +230,40 @@ class Badger:
         action_map = self.action_map
         known = self.snitch_map
         threshold = self.threshold
+        bases = self.pb.base_cache
         for tracker in snitch_map:
             # Everything that decides whether a tracker can be learned from is
             # the same for all of its sites until it gets blocked, so it is
             # asked once per tracker rather than once per site.
-            if self.best_action(tracker) not in LEARNABLE_ACTIONS:
+            if bases.get(tracker) == tracker:
+                # best_action() inlined for a tracker base, which has no parents.
+                entry = action_map.get(tracker)
+                if entry is not None:
+                    action = entry.user_action or (DNT if entry.dnt else entry.heuristic_action)
+                    if action in SETTLED_ACTIONS:
+                        continue
+            elif self.best_action(tracker) not in LEARNABLE_ACTIONS:
                 continue
             if tracker == NEVER_LEARNED_BASE or tracker.endswith(NEVER_LEARNED_SUFFIX):
                 continue
-            sites = known.get(tracker)
-            for site in snitch_map[tracker]:
-                if site in ignore:
+            found = snitch_map[tracker]
+            if ignore:
+                found = [site for site in found if site not in ignore]
+                if not found:
                     continue
+            sites = known.get(tracker)
+            if sites is None:
+                # A tracker already in snitch_map always has an entry.
                 if tracker not in action_map:
                     action_map[tracker] = Action(ALLOW)
-                if sites is None:
-                    sites = known[tracker] = {}
-                elif site in sites:
+                sites = known[tracker] = {}
+            if len(sites) + len(found) < threshold:
+                # The threshold cannot be reached: append the new sites in
+                # order in one step (dict.update keeps existing keys in place).
+                sites.update(dict.fromkeys(map(strings.setdefault, found, found)))
+                continue
+            for site in found:
+                if site in sites:
                     continue
                 sites[strings.setdefault(site, site)] = None
                 if len(sites) >= threshold:
@@ -229,11 +273,15 @@ class Badger:
                     if self.best_action(tracker) not in LEARNABLE_ACTIONS:
                         break
 
-    def _import_action_map(self, action_map: dict) -> None:
+    def _import_action_map(self, action_map: dict, notable: list) -> None:
         mine = self.action_map
         snitch_map = self.snitch_map
         pb = self.pb
-        for domain, entry in action_map.items():
+        bases = pb.base_cache
+        # Only an entry with more than a heuristicAction can change an existing
+        # entry or come in without its base being tracked.
+        for domain in notable:
+            entry = action_map[domain]
             existing = mine.get(domain)
             if existing is not None:
                 user_action = entry.get("userAction")
@@ -249,6 +297,12 @@ class Badger:
                 or base_domain(domain, pb) in snitch_map
             ):
                 mine[domain] = Action.from_file(entry)
+        for domain in filterfalse(mine.__contains__, action_map):
+            base = bases.get(domain)
+            if base is None:
+                base = base_domain(domain, pb)
+            if base in snitch_map:
+                mine[domain] = Action.from_file(action_map[domain])
 
     def _import_tracking_map(self, tracking_map: dict) -> None:
         snitch_map = self.snitch_map

@@ -71,13 +71,17 @@ def _check_snitch_map(snitch_map) -> str | None:
     return None
 
 
-def _check_action_map(action_map) -> str | None:
+def _check_action_map(action_map, notable: list) -> str | None:
     if type(action_map) is not dict:
         return f"action_map is {_kind(action_map)}, expected an object of domain: {{...}}"
     field_types = ACTION_FIELD_TYPES
     for domain, entry in action_map.items():
         if type(entry) is not dict:
             return f"action_map[{domain!r}] is {_kind(entry)}, expected an object"
+        if len(entry) == 1 and type(entry.get("heuristicAction")) is str:
+            # Most entries are just this; nothing more to check or to note.
+            continue
+        notable.append(domain)
         for name, value in entry.items():
             wanted = field_types.get(name)
             if wanted is not None and type(value) not in wanted:
@@ -114,14 +118,22 @@ def _check_fp_scripts(fp_scripts) -> str | None:
     return None
 
 
-def check_results(data) -> str | None:
-    """Why `data` cannot be imported, or None when it can."""
+def check_results(data, notable: list | None = None) -> str | None:
+    """Why `data` cannot be imported, or None when it can.
+
+    `notable`, if given, receives the action_map domains whose entry holds
+    more than a heuristicAction (see importer.IncomingFile).
+    """
+    if notable is None:
+        notable = []
     if type(data) is not dict:
         return f"the top level is {_kind(data)}, expected an object"
     missing = [name for name in REQUIRED_MAPS if name not in data]
     if missing:
         return f"no {' and no '.join(missing)} (not a Badger Sett results file?)"
-    problem = _check_snitch_map(data["snitch_map"]) or _check_action_map(data["action_map"])
+    problem = _check_snitch_map(data["snitch_map"]) or _check_action_map(
+        data["action_map"], notable
+    )
     if problem:
         return problem
     if "tracking_map" in data:
@@ -131,8 +143,11 @@ def check_results(data) -> str | None:
     return problem
 
 
-def read_results(path: Path) -> dict:
-    """The parsed, checked contents of one results file; raises BadResults with the reason."""
+def read_results(path: Path, notable: list | None = None) -> dict:
+    """The parsed, checked contents of one results file; raises BadResults with the reason.
+
+    `notable` is passed on to `check_results`.
+    """
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
@@ -154,7 +169,7 @@ def read_results(path: Path) -> dict:
     except (ValueError, RecursionError) as e:
         raise BadResults(f"not JSON: {e}") from None
     del text
-    problem = check_results(data)
+    problem = check_results(data, notable)
     if problem:
         raise BadResults(problem)
     return data

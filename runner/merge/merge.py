@@ -18,12 +18,7 @@ from pathlib import Path
 from runner.errors import UserError
 from runner.fsutil import atomic_write_text
 from runner.merge.export import version_for, write_results
-from runner.merge.importer import (
-    BLOCK_THRESHOLD,
-    NO_BLOCK_THRESHOLD,
-    Badger,
-    clean_snitch_map,
-)
+from runner.merge.importer import BLOCK_THRESHOLD, NO_BLOCK_THRESHOLD, Badger, IncomingFile
 from runner.merge.inputs import BadResults, read_results
 from runner.merge.pbdata import load_pb_data
 
@@ -119,19 +114,20 @@ def merge_files(
     used: list[Path] = []
     skipped: list[tuple[Path, str]] = []
     for path in inputs:
+        notable: list = []
         try:
-            data = read_results(path)
+            data = read_results(path, notable)
         except BadResults as e:
             skipped.append((path, str(e)))
             continue
         if skipped and not skip_bad:
             # Merging is over; the rest are read only to name every bad file.
             continue
-        cleaned = clean_snitch_map(data["snitch_map"], pb)
-        blocking.import_results(data, cleaned)
-        noblocking.import_results(data, cleaned)
+        incoming = IncomingFile(data, pb, notable)
+        blocking.import_file(incoming)
+        noblocking.import_file(incoming)
         used.append(path)
-        del data, cleaned
+        del data, incoming, notable
     if skipped and not skip_bad:
         raise _bad_inputs_error(skipped)
     if not used:

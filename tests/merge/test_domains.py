@@ -201,3 +201,21 @@ def test_base_domain_uses_the_given_suffix_table():
     pb = small_pb()
     pb.suffixes["example.com"] = 1
     assert base_domain("www.example.com", pb) == "www.example.com"
+
+
+def test_odd_names_are_empty_or_end_with_a_dot():
+    from runner.merge.domains import has_odd_names
+
+    assert not has_odd_names(["a.com", "b.org"])
+    assert not has_odd_names([])
+    assert has_odd_names(["a.com", ""])
+    assert has_odd_names(["", "a.com"])
+    assert has_odd_names(["a.com."])
+    assert has_odd_names(["b.com", "a.com.", "c.com"])
+
+
+def test_cleaning_a_file_with_odd_site_names_follows_the_rule(pb):
+    from runner.merge.importer import clean_snitch_map
+
+    snitch_map = {"example.com": ["a.com", "example.com.", "", "www.example.com"]}
+    assert clean_snitch_map(snitch_map, pb) == {"example.com": ["a.com", ""]}

@@ -371,3 +371,25 @@ def test_unknown_keys_of_a_file_are_ignored(pb):
     data["something_new"] = [1, 2]
     badger = imported(pb, data)
     assert sites(badger, "t.com") == ["a.com"]
+
+
+def test_entries_noted_while_reading_are_those_holding_more_than_a_heuristic_action(tmp_path):
+    from merge_helpers import shared_data_dir, write_results_file
+
+    from runner.merge import load_pb_data
+    from runner.merge.importer import IncomingFile
+    from runner.merge.inputs import read_results
+
+    real = shared_data_dir() / "badger-sett" / "results-2026.8.8-edge-blocking.json"
+    small = write_results_file(
+        tmp_path / "r.json",
+        results(
+            {"t.com": ["a.com"]},
+            action_map={"a.com": {"heuristicAction": "allow"}, "b.com": {"x": 1}, "c.com": {}},
+        ),
+    )
+    for path in (real, small):
+        noted: list = []
+        data = read_results(path, noted)
+        assert noted == IncomingFile(data, load_pb_data()).notable_actions
+    assert noted == ["b.com", "c.com"]
