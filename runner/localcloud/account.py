@@ -458,8 +458,14 @@ class Account:
             }
             self.next_action_id += 1
             self.actions[action["id"]] = action
+            # Powering on a running droplet (the collection does so after every create) or off
+            # a stopped one changes nothing, so it is done before the answer, as DO's nearly is.
+            if (kind, droplet["status"]) in (("power_on", "active"), ("power_off", "off")):
+                action["status"] = "completed"
+                action["completed_at"] = action["started_at"]
+                return dict(action)
         self._spawn(self._run_action, droplet, action)
-        return action
+        return dict(action)
 
     def _run_action(self, droplet: dict, action: dict) -> None:
         kind = action["type"]
