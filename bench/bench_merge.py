@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -98,16 +99,18 @@ def cut_into_shards(source: Path, shards: int, out_dir: Path, pb_data) -> list[P
 def child_merge(inputs: list[Path], out_dir: Path, repeats: int) -> dict:
     from runner.merge import load_pb_data, merge_files
 
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         merge_files(inputs, out_dir, pb_data=load_pb_data(None, BRANCH))
         times.append(time.perf_counter() - start)
+    rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before
     tracemalloc.start()
     merge_files(inputs, out_dir, pb_data=load_pb_data(None, BRANCH))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"times": times, "peak": peak}
+    return {"times": times, "peak": peak, "rss_growth": rss_growth}
 
 
 def child_floor(inputs: list[Path], out_dir: Path, repeats: int) -> dict:
@@ -159,13 +162,14 @@ def run_child(kind: str, inputs: list[Path], out_dir: Path, repeats: int) -> dic
 def measure_set(label: str, inputs: list[Path], work: Path, repeats: int) -> dict:
     out_dir = work / label.split()[0]
     out_dir.mkdir()
-    merge_times, floor_times, peak = [], [], None
+    merge_times, floor_times, peak, rss_growth = [], [], None, None
     for _ in range(ROUNDS):
         merged = run_child("merge", inputs, out_dir, repeats)
         floored = run_child("floor", inputs, out_dir, repeats)
         merge_times += merged["times"]
         floor_times += floored["times"]
         peak = merged["peak"]
+        rss_growth = merged["rss_growth"]
     size = sum(path.stat().st_size for path in inputs)
     sizes = sorted(path.stat().st_size for path in inputs)
     return {
@@ -176,6 +180,7 @@ def measure_set(label: str, inputs: list[Path], work: Path, repeats: int) -> dic
         "merge": (min(merge_times), statistics.median(merge_times)),
         "floor": (min(floor_times), statistics.median(floor_times)),
         "peak": peak,
+        "rss_growth": rss_growth,
         "floor_peak": floored["peak_parse"],
     }
 
@@ -204,6 +209,10 @@ def print_report(rows: list[dict], repeats: int) -> None:
             f"  merge peak memory: {row['peak'] / mb:.1f} MB = "
             f"{row['peak'] / row['size']:.2f}x input (target <= {MEMORY_TARGET:.0f}x); "
             f"floor's parse of one input at a time peaks at {row['floor_peak'] / mb:.1f} MB"
+        )
+        print(
+            f"  (process high-water RSS grew {row['rss_growth'] / mb:.1f} MB over the "
+            "interpreter and imports during the timed merges)"
         )
 
 

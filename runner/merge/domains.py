@@ -94,7 +94,8 @@ def _compute_base(host: str, suffixes: dict) -> str:
     while rule > 0 and dropped:
         name = dropped.pop() + "." + name
         rule -= 1
-    return name
+    # Most hosts in results files are base domains already: keep one string.
+    return host if name == host else name
 
 
 def base_domain(host: str, pb_data) -> str:

@@ -258,9 +258,10 @@ class Badger:
                     action_map[tracker] = Action(ALLOW)
                 sites = known[tracker] = {}
             if len(sites) + len(found) < threshold:
-                # The threshold cannot be reached: append the new sites in
-                # order in one step (dict.update keeps existing keys in place).
-                sites.update(dict.fromkeys(map(strings.setdefault, found, found)))
+                # The threshold cannot be reached here: no need to watch it.
+                for site in found:
+                    if site not in sites:
+                        sites[strings.setdefault(site, site)] = None
                 continue
             for site in found:
                 if site in sites:

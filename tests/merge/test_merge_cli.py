@@ -139,3 +139,14 @@ def test_usage_errors_are_one_line(tmp_path):
     done = runner_merge(path, "--pb-checkout", broken)
     assert done.returncode == 2
     assert "publicSuffixList.js is missing" in done.stderr
+
+
+def test_run_folder_settings_can_name_a_privacy_badger_checkout(tmp_path, mv3_checkout):
+    good = write_results_file(tmp_path / "r.json", results({"t.com": ["a.com"]}))
+    run = make_run_folder(tmp_path, [good], browser="chrome")
+    settings = yaml.safe_load((run / "settings.yml").read_text())
+    settings["pb_checkout"] = str(mv3_checkout)
+    (run / "settings.yml").write_text(yaml.safe_dump(settings))
+    done = runner_merge(run)
+    assert done.returncode == 0, done.stderr
+    assert f"Privacy Badger checkout {mv3_checkout}" in (run / "merge.log").read_text()
