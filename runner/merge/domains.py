@@ -26,13 +26,14 @@ _V4_HEX = re.compile(r"0x[0-9a-f]{8}", re.IGNORECASE | re.ASCII)
 _V4_DECIMAL = re.compile(r"[0-9]+", re.ASCII)
 
 # A dotted quad at the end of an IPv6 address ("::ffff:1.2.3.4"), decimal only.
+# (\Z, not $: "$" would also match before a final newline, JavaScript's does not.)
 _DEC_PART = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)"
-_V4_TAIL = re.compile(rf"(?:{_DEC_PART}\.){{3}}{_DEC_PART}$")
+_V4_TAIL = re.compile(rf"(?:{_DEC_PART}\.){{3}}{_DEC_PART}\Z")
 _LEADING_ZERO = re.compile(r"0[0-9]")
-_NOT_V6_CHAR = re.compile(r"[^0-9a-f:]", re.IGNORECASE)
+_NOT_V6_CHAR = re.compile(r"[^0-9a-f:]", re.IGNORECASE | re.ASCII)
 # Shapes Privacy Badger rejects: a group of five or more hex digits, three
 # colons in a row, a single trailing colon, or a two-character ":x".
-_BAD_V6 = re.compile(r"[0-9a-f]{5,}|:{3,}|[^:]:$|^:[^:]$", re.IGNORECASE)
+_BAD_V6 = re.compile(r"[0-9a-f]{5,}|:{3,}|[^:]:\Z|\A:[^:]\Z", re.IGNORECASE | re.ASCII)
 _V6_MAX_COLONS_COMPRESSED = 8
 _V6_COLONS_FULL = 7
 _V6_TAIL_COLONS = 2

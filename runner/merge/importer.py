@@ -253,7 +253,8 @@ class Badger:
                     continue
             sites = known.get(tracker)
             if sites is None:
-                # A tracker already in snitch_map always has an entry.
+                # Only a tracker new to snitch_map can lack an entry: entries
+                # are made here with the first site and never removed.
                 if tracker not in action_map:
                     action_map[tracker] = Action(ALLOW)
                 sites = known[tracker] = {}
