@@ -42,7 +42,9 @@ def _generic(value, level: int) -> str:
 
 
 def _action_body(entry, cache: dict) -> str:
-    key = (entry.heuristic_action, entry.dnt is True, entry.next_update_time)
+    # The type is part of the key: 10**21 == 1e21 but they print differently.
+    next_update = entry.next_update_time
+    key = (entry.heuristic_action, entry.dnt is True, type(next_update), next_update)
     if entry.extra is None:
         body = cache.get(key)
         if body is not None:

@@ -15,10 +15,10 @@ REQUIRED_MAPS = ("snitch_map", "action_map")
 # Fields of an action_map entry whose type the import depends on; other
 # fields are carried over untouched, as Privacy Badger does.
 ACTION_FIELD_TYPES = {
-    "userAction": (str,),
-    "heuristicAction": (str,),
-    "dnt": (bool,),
-    "nextUpdateTime": (int, float),
+    "userAction": ((str,), "a string"),
+    "heuristicAction": ((str,), "a string"),
+    "dnt": ((bool,), "true/false"),
+    "nextUpdateTime": ((int, float), "a number"),
 }
 
 # JavaScript prints integral numbers below this without an exponent, so such a
@@ -84,11 +84,8 @@ def _check_action_map(action_map, notable: list) -> str | None:
         notable.append(domain)
         for name, value in entry.items():
             wanted = field_types.get(name)
-            if wanted is not None and type(value) not in wanted:
-                return (
-                    f"action_map[{domain!r}].{name} is {_kind(value)}, "
-                    f"expected {'a number' if wanted[0] is int else _kind(wanted[0]())}"
-                )
+            if wanted is not None and type(value) not in wanted[0]:
+                return f"action_map[{domain!r}].{name} is {_kind(value)}, expected {wanted[1]}"
     return None
 
 

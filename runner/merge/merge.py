@@ -138,8 +138,11 @@ def merge_files(
 
     out_dir = Path(out_dir)
     version = version_for(today or date.today())
-    write_results(out_dir / RESULTS_NAME, blocking, version)
-    write_results(out_dir / NOBLOCKING_NAME, noblocking, version)
+    for name, badger in ((RESULTS_NAME, blocking), (NOBLOCKING_NAME, noblocking)):
+        try:
+            write_results(out_dir / name, badger, version)
+        except OSError as e:
+            raise UserError(f"cannot write {out_dir / name}: {e.strerror or e}") from None
     counts = (blocking.counts(), noblocking.counts())
     report = MergeReport(
         inputs=used,
@@ -154,5 +157,8 @@ def merge_files(
         noblocking_counts=counts[1],
     )
     report.seconds = time.monotonic() - clock
-    atomic_write_text(out_dir / LOG_NAME, _log_text(report, started, ignore_sites, counts))
+    try:
+        atomic_write_text(out_dir / LOG_NAME, _log_text(report, started, ignore_sites, counts))
+    except OSError as e:
+        raise UserError(f"cannot write {out_dir / LOG_NAME}: {e.strerror or e}") from None
     return report

@@ -136,3 +136,12 @@ def test_merge_with_every_input_bad_is_an_error_even_when_skipping(tmp_path, pb)
 def test_merge_of_no_inputs_is_an_error(tmp_path, pb):
     with pytest.raises(UserError, match="no results files"):
         merge_files([], tmp_path, pb_data=pb)
+
+
+def test_unwritable_output_is_one_line_naming_the_file(tmp_path, pb):
+    good = write_results_file(tmp_path / "good.json", GOOD)
+    out = tmp_path / "out"
+    (out / "results.json").mkdir(parents=True)
+    with pytest.raises(UserError, match=r"cannot write .*results\.json"):
+        merge_files([good], out, pb_data=pb)
+    assert sorted(p.name for p in out.iterdir()) == ["results.json"]
