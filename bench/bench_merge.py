@@ -100,17 +100,18 @@ def child_merge(inputs: list[Path], out_dir: Path, repeats: int) -> dict:
     from runner.merge import load_pb_data, merge_files
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         merge_files(inputs, out_dir, pb_data=load_pb_data(None, BRANCH))
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before
     tracemalloc.start()
     merge_files(inputs, out_dir, pb_data=load_pb_data(None, BRANCH))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"times": times, "peak": peak, "rss_growth": rss_growth}
+    return {"times": times, "cpu": cpu, "peak": peak, "rss_growth": rss_growth}
 
 
 def child_floor(inputs: list[Path], out_dir: Path, repeats: int) -> dict:
@@ -129,11 +130,12 @@ def child_floor(inputs: list[Path], out_dir: Path, repeats: int) -> dict:
         for name, value in outputs.items():
             atomic_write_text(floor_dir / name, json.dumps(value, indent=2, sort_keys=True))
 
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         floor(outputs)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     for name in outputs:
         same = (floor_dir / name).read_bytes() == (out_dir / name).read_bytes()
         assert same, f"floor output {name} differs from the merge output"
@@ -144,7 +146,7 @@ def child_floor(inputs: list[Path], out_dir: Path, repeats: int) -> dict:
         json.loads(path.read_text())
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return {"times": times, "peak_parse": peak, "outputs_size": outputs_size}
+    return {"times": times, "cpu": cpu, "peak_parse": peak, "outputs_size": outputs_size}
 
 
 def run_child(kind: str, inputs: list[Path], out_dir: Path, repeats: int) -> dict:
@@ -162,12 +164,14 @@ def run_child(kind: str, inputs: list[Path], out_dir: Path, repeats: int) -> dic
 def measure_set(label: str, inputs: list[Path], work: Path, repeats: int) -> dict:
     out_dir = work / label.split()[0]
     out_dir.mkdir()
-    merge_times, floor_times, peak, rss_growth = [], [], None, None
+    merge_times, floor_times, merge_cpu, floor_cpu = [], [], [], []
     for _ in range(ROUNDS):
         merged = run_child("merge", inputs, out_dir, repeats)
         floored = run_child("floor", inputs, out_dir, repeats)
         merge_times += merged["times"]
         floor_times += floored["times"]
+        merge_cpu += merged["cpu"]
+        floor_cpu += floored["cpu"]
         peak = merged["peak"]
         rss_growth = merged["rss_growth"]
     size = sum(path.stat().st_size for path in inputs)
@@ -177,8 +181,8 @@ def measure_set(label: str, inputs: list[Path], work: Path, repeats: int) -> dic
         "files": len(inputs),
         "size": size,
         "sizes": (sizes[0], statistics.median(sizes), sizes[-1]),
-        "merge": (min(merge_times), statistics.median(merge_times)),
-        "floor": (min(floor_times), statistics.median(floor_times)),
+        "merge": (min(merge_times), statistics.median(merge_times), min(merge_cpu)),
+        "floor": (min(floor_times), statistics.median(floor_times), min(floor_cpu)),
         "peak": peak,
         "rss_growth": rss_growth,
         "floor_peak": floored["peak_parse"],
@@ -189,20 +193,26 @@ def print_report(rows: list[dict], repeats: int) -> None:
     mb = 1e6
     print(
         f"merge benchmark: Python {platform.python_version()}, {os.cpu_count()} cores, "
-        f"best of {repeats * ROUNDS} runs [median], Privacy Badger data {BRANCH} snapshot"
+        f"best of {repeats * ROUNDS} runs [median], Privacy Badger data {BRANCH} snapshot, "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
     )
     for row in rows:
-        merge_best, merge_median = row["merge"]
-        floor_best, floor_median = row["floor"]
+        merge_best, merge_median, merge_cpu = row["merge"]
+        floor_best, floor_median, floor_cpu = row["floor"]
         low, mid, high = row["sizes"]
         print(
             f"\n{row['label']}: {row['files']} files, {row['size'] / mb:.2f} MB in total "
             f"(each {low / 1e3:.0f} / {mid / 1e3:.0f} / {high / 1e3:.0f} kB min/median/max)"
         )
-        print(f"  floor (parse inputs, write 2 outputs): {floor_best:.3f} s [{floor_median:.3f}]")
+        print(
+            f"  floor (parse inputs, write 2 outputs): {floor_best:.3f} s [{floor_median:.3f}]"
+            f"  cpu {floor_cpu:.3f} s"
+        )
         print(
             f"  merge (load PB data, import, write):  {merge_best:.3f} s [{merge_median:.3f}]"
-            f"  = {merge_best / floor_best:.2f}x floor [{merge_median / floor_median:.2f}x]"
+            f"  cpu {merge_cpu:.3f} s\n"
+            f"  merge / floor: {merge_best / floor_best:.2f}x wall "
+            f"[{merge_median / floor_median:.2f}x median], {merge_cpu / floor_cpu:.2f}x cpu"
             f"  (target <= {TIME_TARGET:.0f}x)"
         )
         print(
