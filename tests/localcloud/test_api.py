@@ -4,6 +4,10 @@ import ipaddress
 import subprocess
 from urllib.parse import urlsplit
 
+import pytest
+
+pytestmark = pytest.mark.cloud
+
 UNAUTHORIZED = {"id": "unauthorized", "message": "Unable to authenticate you."}
 NOT_FOUND = {"id": "not_found", "message": "The resource you were accessing could not be found."}
 

@@ -94,6 +94,7 @@ def own(tmp_path):
     assert made.sandbox_pids() == [] and not made.paths.data.exists()
 
 
+@pytest.mark.cloud
 def test_start_prints_url_and_key_twice_alike_status_lists_and_stop_deletes_all(own):
     first = own.start()
     assert first.returncode == 0, first.stderr
@@ -128,6 +129,7 @@ def test_start_prints_url_and_key_twice_alike_status_lists_and_stop_deletes_all(
         urllib.request.urlopen(f"{own.url}/account", timeout=2)
 
 
+@pytest.mark.cloud
 def test_the_token_is_written_nowhere_and_never_reaches_a_droplet(own):
     assert own.start().returncode == 0
     (droplet,) = own.create_active(["tokenless"])
@@ -149,6 +151,7 @@ def test_the_token_is_written_nowhere_and_never_reaches_a_droplet(own):
     assert TOKEN.encode() not in Path(f"/proc/{pid}/cmdline").read_bytes()
 
 
+@pytest.mark.cloud
 def test_a_killed_server_leaves_droplets_that_the_next_start_and_stop_remove(own):
     assert own.start().returncode == 0
     own.create_active(["orphan-1", "orphan-2"])
@@ -174,6 +177,7 @@ def test_a_killed_server_leaves_droplets_that_the_next_start_and_stop_remove(own
     assert not own.paths.data.exists()
 
 
+@pytest.mark.cloud
 def test_faults_command_writes_the_file_and_the_running_server_obeys_at_once(own):
     assert own.start().returncode == 0
     made = own.create_active(["f-1", "f-2"])
@@ -199,6 +203,7 @@ def test_faults_command_writes_the_file_and_the_running_server_obeys_at_once(own
         assert own.call("GET", f"droplets/{droplet['id']}")[0] == 404
 
 
+@pytest.mark.cloud
 def test_a_second_cloud_on_a_taken_net_is_refused_in_one_line(own, tmp_path):
     assert own.start().returncode == 0
     other = Cli(tmp_path / "other")

@@ -12,6 +12,8 @@ from runner.localcloud.droplets import ssh_banner
 from runner.localcloud.state import load_state
 from runner.localcloud.testing import process_alive
 
+pytestmark = pytest.mark.cloud
+
 ADD_CRAWLUSER = (
     "useradd -m -s /bin/bash crawluser && mkdir -p ~crawluser/.ssh"
     " && cp /root/.ssh/authorized_keys ~crawluser/.ssh/"

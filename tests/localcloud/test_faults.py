@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from runner.localcloud.droplets import ssh_banner
 from runner.localcloud.faults import ErrorInjector, RateLimiter
 
@@ -30,6 +32,7 @@ def test_rate_limiter_counts_a_sliding_minute_and_hour():
     assert limiter.admit(0, 2, now=t + 3600.5)[0]
 
 
+@pytest.mark.cloud
 def test_per_minute_rate_limit_answers_429_with_the_headers_then_recovers(cloud):
     with cloud.faults(api={"rate_limit_per_minute": 5}):
         answers = [cloud.api("GET", "account") for _ in range(7)]
@@ -42,6 +45,7 @@ def test_per_minute_rate_limit_answers_429_with_the_headers_then_recovers(cloud)
     assert cloud.api("GET", "account")[0] == 200
 
 
+@pytest.mark.cloud
 def test_per_hour_rate_limit_shows_in_the_headers_and_answers_429(cloud):
     _, headers, _ = cloud.api("GET", "account")
     used = 5000 - int(headers["ratelimit-remaining"])
@@ -56,6 +60,7 @@ def test_per_hour_rate_limit_shows_in_the_headers_and_answers_429(cloud):
         assert headers["ratelimit-remaining"] == "0"
 
 
+@pytest.mark.cloud
 def test_droplet_limit_refuses_creates_beyond_it_with_422(cloud, tag):
     current = len(cloud.droplets())
     with cloud.faults(api={"droplet_limit": current + 2}):
@@ -87,6 +92,7 @@ def test_error_injector_is_repeatable_for_a_seed():
     assert {status for status, _ in failures} <= {500, 502, 503}
 
 
+@pytest.mark.cloud
 def test_error_rate_answers_that_share_with_5xx_repeatably(cloud):
     def statuses():
         return [cloud.api("GET", "account")[0] for _ in range(60)]
@@ -107,6 +113,7 @@ def test_error_rate_answers_that_share_with_5xx_repeatably(cloud):
     assert statuses() == [200] * 60
 
 
+@pytest.mark.cloud
 def test_active_delay_holds_a_new_droplet_back(cloud, tag):
     with cloud.faults(api={"active_delay": 3}):
         started = time.monotonic()
@@ -117,6 +124,7 @@ def test_active_delay_holds_a_new_droplet_back(cloud, tag):
         assert time.monotonic() - started >= 2.9
 
 
+@pytest.mark.cloud
 def test_an_active_droplet_can_refuse_ssh_for_a_while(cloud, tag):
     with cloud.faults(api={"active_delay": 0.5, "ssh_refuse_seconds": 4}):
         (droplet,) = cloud.create([f"{tag}-shy"], tag)
@@ -132,6 +140,7 @@ def test_an_active_droplet_can_refuse_ssh_for_a_while(cloud, tag):
     assert cloud.ssh(ip, "hostname").stdout.strip() == f"{tag}-shy"
 
 
+@pytest.mark.cloud
 def test_a_vanished_droplet_is_404_and_its_host_is_gone(cloud, tag):
     doomed, kept = cloud.wait_active(
         [d["id"] for d in cloud.create([f"{tag}-a", f"{tag}-b"], tag)]
@@ -151,6 +160,7 @@ def test_a_vanished_droplet_is_404_and_its_host_is_gone(cloud, tag):
         time.sleep(0.1)
 
 
+@pytest.mark.cloud
 def test_vanish_after_seconds_deletes_a_droplet_by_id_later(cloud, tag):
     (droplet,) = cloud.create([f"{tag}-later"], tag)
     cloud.set_faults(api={"vanish": [droplet["id"]], "vanish_after_seconds": 3})

@@ -42,6 +42,7 @@ def test_the_fixture_fails_loudly_without_root_instead_of_skipping(tmp_path, mon
     assert not (tmp_path / "state.json").exists()
 
 
+@pytest.mark.cloud
 def test_env_gives_subprocesses_the_token_url_and_key(local_cloud):
     env = local_cloud.env()
     assert env["DO_API_TOKEN"] == local_cloud.token
@@ -50,6 +51,7 @@ def test_env_gives_subprocesses_the_token_url_and_key(local_cloud):
     assert local_cloud.api("GET", "account", token=env["DO_API_TOKEN"])[0] == 200
 
 
+@pytest.mark.cloud
 def test_start_hands_the_replay_files_to_the_badger_sett_stand_in(tmp_path, monkeypatch):
     calls = []
 
@@ -71,6 +73,7 @@ def test_start_hands_the_replay_files_to_the_badger_sett_stand_in(tmp_path, monk
     assert info.sett_repo == cloud.paths.sett_repo
 
 
+@pytest.mark.cloud
 def test_a_cloud_owned_by_a_process_stops_and_deletes_its_droplets_when_it_ends(tmp_path):
     owner = subprocess.Popen(["sleep", "300"])
     token = secrets.token_hex(8)

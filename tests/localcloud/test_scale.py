@@ -4,7 +4,11 @@ import concurrent.futures
 import time
 from pathlib import Path
 
+import pytest
+
 from runner.localcloud.testing import process_alive
+
+pytestmark = pytest.mark.cloud
 
 FLEET = 50
 
