@@ -6,6 +6,7 @@ import pytest
 
 from runner.localcloud.droplets import ssh_banner
 from runner.localcloud.faults import ErrorInjector, RateLimiter
+from runner.localcloud.testing import start_cloud_for_tests
 
 RATE_LIMITED = {"id": "too_many_requests", "message": "API Rate limit exceeded."}
 NOT_FOUND = {"id": "not_found", "message": "The resource you were accessing could not be found."}
@@ -32,32 +33,38 @@ def test_rate_limiter_counts_a_sliding_minute_and_hour():
     assert limiter.admit(0, 2, now=t + 3600.5)[0]
 
 
-@pytest.mark.cloud
-def test_per_minute_rate_limit_answers_429_with_the_headers_then_recovers(cloud):
-    with cloud.faults(api={"rate_limit_per_minute": 5}):
-        answers = [cloud.api("GET", "account") for _ in range(7)]
-        limited = [a for a in answers if a[0] == 429]
-        assert limited, [a[0] for a in answers]
-        assert sum(1 for a in answers if a[0] == 200) <= 5
-        status, headers, body = limited[-1]
-        assert body == RATE_LIMITED
-        assert {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"} <= set(headers)
-    assert cloud.api("GET", "account")[0] == 200
+@pytest.fixture
+def fresh(tmp_path):
+    """A cloud of the test's own, so that its request counts start at zero."""
+    cloud = start_cloud_for_tests(tmp_path / "fresh", nets=range(150, 250))
+    yield cloud
+    cloud.stop()
 
 
 @pytest.mark.cloud
-def test_per_hour_rate_limit_shows_in_the_headers_and_answers_429(cloud):
-    _, headers, _ = cloud.api("GET", "account")
-    used = 5000 - int(headers["ratelimit-remaining"])
-    with cloud.faults(api={"rate_limit_per_hour": used + 3}):
-        statuses = []
-        for _ in range(4):
-            status, headers, body = cloud.api("GET", "sizes")
-            statuses.append(status)
-        assert statuses == [200, 200, 200, 429]
-        assert body == RATE_LIMITED
-        assert headers["ratelimit-limit"] == str(used + 3)
-        assert headers["ratelimit-remaining"] == "0"
+def test_per_minute_rate_limit_answers_429_with_the_headers_then_recovers(fresh):
+    fresh.set_faults(api={"rate_limit_per_minute": 5})
+    answers = [fresh.api("GET", "account") for _ in range(7)]
+    assert [a[0] for a in answers] == [200] * 5 + [429] * 2
+    status, headers, body = answers[-1]
+    assert body == RATE_LIMITED
+    assert headers["ratelimit-limit"] == "5000" and headers["ratelimit-remaining"] == "4995"
+    assert int(headers["ratelimit-reset"]) >= int(time.time()) + 3590
+    fresh.clear_faults()
+    assert fresh.api("GET", "account")[0] == 200
+
+
+@pytest.mark.cloud
+def test_per_hour_rate_limit_shows_in_the_headers_and_answers_429(fresh):
+    fresh.set_faults(api={"rate_limit_per_hour": 3})
+    answers = [fresh.api("GET", "sizes") for _ in range(4)]
+    assert [a[0] for a in answers] == [200, 200, 200, 429]
+    assert [a[1]["ratelimit-remaining"] for a in answers] == ["2", "1", "0", "0"]
+    status, headers, body = answers[-1]
+    assert body == RATE_LIMITED and headers["ratelimit-limit"] == "3"
+    # A token check failure is answered before counting, still with the headers.
+    status, headers, _ = fresh.api("GET", "sizes", token="wrong")
+    assert status == 401 and headers["ratelimit-remaining"] == "0"
 
 
 @pytest.mark.cloud
