@@ -84,8 +84,12 @@ def start(directory, port, net, token_env, replay_results, replay_log):
 def stop(directory):
     """Delete every droplet of the cloud and stop its API server."""
     local = LocalCloud(directory)
+    was_running = local.status()["running"]
     deleted = local.stop()
-    click.echo(f"local cloud stopped; deleted {deleted} droplet(s)")
+    if was_running or deleted:
+        click.echo(f"local cloud stopped; deleted {deleted} droplet(s)")
+    else:
+        click.echo(f"local cloud in {local.paths.dir} was not running; nothing to delete")
 
 
 @cloud.command()
