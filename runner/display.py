@@ -126,7 +126,7 @@ class Output:
     """Live table and messages on a terminal; one line per event otherwise."""
 
     def __init__(self, stream, verbose: bool = False):
-        self.console = Console(file=stream)
+        self.console = Console(file=stream, soft_wrap=True)
         self.verbose = verbose
         self._live = None
         self._last_overall = None

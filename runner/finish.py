@@ -63,9 +63,9 @@ def summary_text(state: dict, merged, stragglers: list[str]) -> str:
         if entry["state"] == "gave_up":
             lines.append(f"  shard {shard} given up: {entry['history'][-1].get('note')}")
     if merged is not None:
+        done = sum(1 for e in state["shards"].values() if e["state"] == "done")
         lines.append(
-            f"  merged: {len(merged.inputs)} results files into results.json and "
-            "results-noblocking.json"
+            f"  merged: {done} results files into results.json and results-noblocking.json"
         )
     else:
         lines.append("  merged: nothing (no shard has results)")

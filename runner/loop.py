@@ -271,7 +271,9 @@ class Manager:
         base = self.run.shard_dir(shard) / subdir if subdir else self.run.shard_dir(shard)
         files = []
         for item in host.task_results("Measure each file on the droplet"):
-            stat = item["res"].get("stat") or {}
+            stat = item["res"].get("stat")
+            if not stat:
+                continue  # the loop's summary event, besides one event per file
             path = stat.get("path", "")
             rel = path.split("/badger-sett/", 1)[1] if "/badger-sett/" in path else "runscan.out"
             local = base / rel
