@@ -65,7 +65,8 @@ class Account:
         self.next_action_id = 1_900_000_001
         self.slots = droplets.BootSlots(BOOT_CONCURRENCY)
         self.workers: set[threading.Thread] = set()
-        self.closing = False
+        # Set when the cloud stops, so boot threads do not sit out a long active_delay.
+        self.closing = threading.Event()
         state["droplets"] = []
         droplets.setup(paths)
         self._save()
@@ -180,7 +181,7 @@ class Account:
 
         faults = self.faults.api()
         with self.lock:
-            if self.closing:
+            if self.closing.is_set():
                 raise ApiError(503, "service_unavailable", "The local cloud is stopping.")
             if len(self.droplets) + len(names) > faults["droplet_limit"]:
                 raise unprocessable(
@@ -298,7 +299,8 @@ class Account:
         running = self.sandboxes.get(droplet_id)
         if running and not refuses_ssh:
             droplets.wait_for_ssh(droplet["ip"], running)
-        time.sleep(max(0.0, droplet["active_at"] - time.time()))
+        if self.closing.wait(max(0.0, droplet["active_at"] - time.time())):
+            return
         with self.lock:
             if self.droplets.get(droplet_id) is droplet and droplet["status"] == "new":
                 note = "ssh refused for a while" if refuses_ssh else ""
@@ -363,7 +365,7 @@ class Account:
     def shutdown(self, timeout: float) -> int:
         """Delete every droplet and wait for the background work to finish."""
         with self.lock:
-            self.closing = True
+            self.closing.set()
             ids = list(self.droplets)
             for droplet_id in ids:
                 self.delete(droplet_id, note="deleted (cloud stopping)")
