@@ -11,6 +11,7 @@ again without losing results or starting a shard twice.
 
 import hashlib
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -113,6 +114,7 @@ class Manager:
         self.max_retries = int(self.settings.get("max_retries", 3))
         self.crawl_user = self.settings.get("crawl_user", "crawluser")
         self.browser = self.settings.get("browser", "chrome")
+        self.starter: threading.Thread | None = None
 
     # -- one step each ----------------------------------------------------
 
@@ -156,6 +158,8 @@ class Manager:
             status = entry["state"]
             if status in FINAL_SHARD_STATES:
                 continue
+            if status in ("pending", "starting") and self.starting():
+                continue  # init.yml is working on it right now
             droplet = entry.get("droplet")
             name = droplet["name"] if droplet else None
             obs = seen.get(name) if name else None
@@ -385,6 +389,16 @@ class Manager:
                     extracted_at=None,
                 )
 
+    def start_in_background(self, shards: list[str]) -> None:
+        """Re-create droplets through init.yml while the loop goes on checking the others."""
+        if self.starter is not None and self.starter.is_alive():
+            return  # shards queued meanwhile are taken by the next start
+        self.starter = threading.Thread(target=self.start, args=(shards,), daemon=True)
+        self.starter.start()
+
+    def starting(self) -> bool:
+        return self.starter is not None and self.starter.is_alive()
+
     def start(self, shards: list[str]) -> None:
         self.out.note(f"creating droplets and starting scans for shards {', '.join(shards)}")
         result = self.playbook(
@@ -421,9 +435,10 @@ class Manager:
                 s for s in plan.failed if self.run.load_state()["shards"][s]["state"] == "pending"
             ]
         if plan.start:
-            self.start(sorted(set(plan.start)))
+            self.start_in_background(sorted(set(plan.start)))
         state = self.run.load_state()
-        return all(e["state"] in FINAL_SHARD_STATES for e in state["shards"].values())
+        done = all(e["state"] in FINAL_SHARD_STATES for e in state["shards"].values())
+        return done and not self.starting()
 
     def finish(self) -> None:
         from runner.finish import finish_run
@@ -480,7 +495,10 @@ def manage_command(run_folder, output_dir, once, verbose):
     out = display.Output(sys.stdout, verbose=verbose)
     manager = Manager(run, out, verbose)
     if once:
-        if manager.cycle():
+        finished = manager.cycle()
+        if manager.starter is not None:
+            manager.starter.join()
+        if finished:
             manager.finish()
         out.print_table(run)
         return
