@@ -1,0 +1,70 @@
+"""init.yml on the local cloud: N scans on N droplets, and a second run changes nothing."""
+
+import re
+
+import pytest
+from harness import Swarm, pick_sites
+
+from runner.localcloud.testing import start_cloud_for_tests
+
+# Slow enough that every scan is still running when init.yml runs a second time.
+SLOW_SITE_SECONDS = 30
+
+
+@pytest.fixture
+def cloud(tmp_path_factory):
+    cloud = start_cloud_for_tests(tmp_path_factory.mktemp("initcloud"))
+    cloud.set_faults(api={"active_delay": 0.5}, sett={"site_seconds": SLOW_SITE_SECONDS})
+    yield cloud
+    cloud.stop()
+
+
+def scan_processes(cloud, ip: str) -> str:
+    """The crawl user's processes (the scan) with their pids and start times."""
+    result = cloud.ssh(ip, "ps -u crawluser -o pid=,lstart=,args= | grep -v ' ps '")
+    return result.stdout.strip()
+
+
+def recap_changes(output: str) -> dict:
+    return {
+        host: int(changed)
+        for host, changed in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", output, re.M)
+    }
+
+
+def test_init_starts_one_scan_per_shard_and_a_second_run_changes_nothing(cloud, tmp_path):
+    sites = pick_sites(9, offset=300)
+    swarm = Swarm(cloud, tmp_path / "run", sites, crawlers=3)
+    swarm.init()
+    state = swarm.state()
+    droplets = cloud.droplets(tag=state["tag"])
+    assert len(droplets) == 3
+    by_shard = {}
+    for shard, entry in state["shards"].items():
+        assert entry["state"] == "scanning"
+        ip = entry["droplet"]["ip"]
+        listed = swarm.run_dir.joinpath("shards", f"{shard}.txt").read_text()
+        check = cloud.ssh(
+            ip,
+            "test -d ~crawluser/badger-sett/.scan_in_progress && "
+            "cat ~crawluser/badger-sett/domain-lists/domains.txt && "
+            "stat -c %U ~crawluser/badger-sett/docker-out/log.txt",
+        )
+        assert check.returncode == 0, check.stderr
+        assert check.stdout.startswith(listed)
+        assert check.stdout.strip().endswith("crawluser")
+        by_shard[shard] = scan_processes(cloud, ip)
+        assert "runscan.sh" in by_shard[shard], "the scan runs on the droplet"
+
+    again = swarm.init()
+    changes = recap_changes(again.stdout)
+    assert changes and set(changes.values()) == {0}, again.stdout[-3000:]
+    assert sorted(d["id"] for d in cloud.droplets(tag=state["tag"])) == sorted(
+        d["id"] for d in droplets
+    )
+    after = swarm.state()
+    for shard, entry in after["shards"].items():
+        assert entry["droplet"]["id"] == state["shards"][shard]["droplet"]["id"]
+        assert scan_processes(cloud, entry["droplet"]["ip"]) == by_shard[shard]
+
+    cloud.delete_tag(state["tag"])
