@@ -98,6 +98,8 @@ def shard_table(state: dict) -> Group:
         table.add_column(column, justify="right" if column in ("sites/h",) else "left")
     for shard, entry in sorted(state["shards"].items()):
         droplet = entry.get("droplet") or {}
+        if not droplet and entry.get("droplets"):
+            droplet = {"name": entry["droplets"][-1]["name"] + " (deleted)"}
         progress = min(entry.get("progress") or 0, entry["sites"])
         rate = shard_rate(entry, now) if entry["state"] not in FINAL_SHARD_STATES else None
         table.add_row(
