@@ -49,11 +49,28 @@ def delete_stragglers(run, settings: dict, out, verbose: bool) -> list[str]:
     return names
 
 
-def summary_text(state: dict, merged, stragglers: list[str]) -> str:
+def log_totals(run, state: dict) -> tuple[int, int]:
+    """Sites visited and errored, from the Badger Sett logs of the shards with results."""
+    from runner.report import parse_log
+
+    visited = errored = 0
+    for shard, entry in state["shards"].items():
+        log = run.shard_dir(shard) / "log.txt"
+        if entry["state"] == "done" and log.is_file():
+            stats = parse_log(log)
+            visited += stats.visited
+            errored += stats.errored
+    return visited, errored
+
+
+def summary_text(run, state: dict, merged, stragglers: list[str]) -> str:
     f = run_figures(state)
+    visited, errored = log_totals(run, state)
+    rate = f" ({100 * errored / (visited + errored):.1f}%)" if visited + errored else ""
     lines = [
         f"Run {state['run_id']}",
         f"  sites scanned: {f['sites_done']} of {f['sites_total']}",
+        f"  sites visited: {visited}, errored: {errored}{rate} (from the Badger Sett logs)",
         f"  shards: {f['done']} with results, {f['gave_up']} given up",
         f"  browser restarts: {f['restarts']}, droplet retries: {f['retries']}",
         f"  run time: {format_duration(f['elapsed'])}",
@@ -92,7 +109,7 @@ def finish_run(run, out, verbose: bool = False) -> None:
         out.note(f"report not written: {e}")
     state = run.load_state()
     merged = run.path / "results.json"
-    text = summary_text(state, merged if merged.exists() else None, stragglers)
+    text = summary_text(run, state, merged if merged.exists() else None, stragglers)
     atomic_write_text(run.path / "summary.txt", text)
     clear_marker(run)
     out.console.print(text, markup=False, highlight=False)

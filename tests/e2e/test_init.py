@@ -68,3 +68,25 @@ def test_init_starts_one_scan_per_shard_and_a_second_run_changes_nothing(cloud, 
         assert scan_processes(cloud, entry["droplet"]["ip"]) == by_shard[shard]
 
     cloud.delete_tag(state["tag"])
+
+
+def test_a_shard_whose_droplet_cannot_be_created_is_recorded_not_dropped(cloud, tmp_path):
+    other = cloud.new_tag()
+    cloud.create(["someone-else"], other)  # counts against the account's droplet limit
+    cloud.set_faults(api={"active_delay": 0.5, "droplet_limit": 3})
+    swarm = Swarm(
+        cloud, tmp_path / "run", pick_sites(6, offset=320), crawlers=3,
+        droplet_create_retries=1, droplet_create_backoff=0.1,
+    )  # fmt: skip
+    try:
+        swarm.init()
+        shards = swarm.state()["shards"].values()
+        failed = [e for e in shards if e["state"] == "failed"]
+        assert len(failed) == 1
+        assert failed[0]["outcome"] == "no_droplet"
+        assert "could not be created after 2 attempts" in failed[0]["history"][-1]["note"]
+        assert sorted(e["state"] for e in shards) == ["failed", "scanning", "scanning"]
+    finally:
+        cloud.delete_tag(other)
+        cloud.delete_tag(swarm.state()["tag"])
+        cloud.set_faults(api={"active_delay": 0.5})

@@ -11,6 +11,7 @@ import time
 
 import pytest
 from harness import (
+    REPO,
     SITE_SECONDS,
     Swarm,
     comparable,
@@ -61,6 +62,21 @@ def test_clean_run_merges_exactly_the_replayed_observations(cloud, tmp_path):
     assert "shard 001" in result.stdout  # one plain line per state change without a terminal
     for shard in state["shards"]:
         assert (swarm.run_dir / "shards" / shard / "log.txt").is_file()
+
+
+def test_the_api_token_reaches_no_file_of_a_run(cloud, tmp_path):
+    swarm = Swarm(cloud, tmp_path / "run", pick_sites(6, offset=60), crawlers=2)
+    swarm.init()
+    swarm.manage()
+    assert_complete(swarm, tmp_path)
+    token = cloud.token.encode()
+    leaks = [
+        path
+        for folder in (tmp_path, swarm.cloud.dir, REPO / "inventory")
+        for path in folder.rglob("*")
+        if path.is_file() and token in path.read_bytes()
+    ]
+    assert leaks == []
 
 
 def test_run_with_stall_crash_vanished_droplet_and_api_errors_ends_with_the_same_results(
