@@ -25,6 +25,7 @@ from runner.playbooks import run_playbook
 from runner.run import (
     CLOSED_RUN_STATUSES,
     FINAL_SHARD_STATES,
+    TIME_FORMAT,
     RunFolder,
     clear_marker,
     current_run,
@@ -37,6 +38,8 @@ from runner.run import (
 # Limits of the loop that are not user settings (those live in runner/settings.py).
 # A droplet that cannot be reached this many checks in a row is given up as broken.
 UNREACHABLE_LIMIT = 5
+# A droplet missing from the API's listing this many checks in a row has vanished.
+VANISHED_CHECKS = 2
 # A scan with no lock folder and no final line in runscan.out this many checks in a row
 # stopped without saying why (for example its Docker image never built).
 SILENT_STOP_LIMIT = 2
@@ -44,7 +47,6 @@ SILENT_STOP_LIMIT = 2
 CHECK_RETRY_SECONDS = 5
 SUCCESS_LINE = "Scan successful."
 FAILURE_LINE = "Scan failed."
-BROWSER_PROCESSES = {"chrome": "chrome", "firefox": "firefox-bin", "edge": "msedge"}
 
 
 @dataclass
@@ -165,15 +167,21 @@ class Manager:
             obs = seen.get(name) if name else None
             if status == "pending":
                 plan.start.append(shard)
-            elif status in ("finished", "extracting"):
-                plan.extract.append(shard)
             elif status == "failed":
                 plan.failed.append(shard)
+            elif status in ("finished", "extracting") and (
+                entry.get("extracted_at") or (obs is not None and obs.reachable)
+            ):
+                plan.extract.append(shard)
             elif obs is None:
                 if status == "starting" and not droplet:
                     plan.start.append(shard)
-                else:
-                    self.transition(shard, "failed", "droplet vanished")
+                    continue
+                # One listing may miss a droplet (an API hiccup): it must be missing twice.
+                missing = entry.get("missing", 0) + 1
+                self.run.update_shard(shard, missing=missing)
+                if missing >= VANISHED_CHECKS:
+                    self.transition(shard, "failed", "droplet vanished", missing=0)
                     plan.failed.append(shard)
             elif not obs.reachable:
                 misses = entry.get("unreachable", 0) + 1
@@ -182,13 +190,18 @@ class Manager:
                     self.transition(shard, "failed", f"unreachable {misses} checks in a row")
                     plan.failed.append(shard)
             else:
-                self.observe(shard, entry, obs, now, plan)
+                if entry.get("missing"):
+                    self.run.update_shard(shard, missing=0)
+                if status in ("finished", "extracting"):
+                    plan.extract.append(shard)
+                else:
+                    self.observe(shard, entry, obs, now, plan)
         return plan
 
     def observe(self, shard: str, entry: dict, obs: Observation, now: datetime, plan: Plan):
         fields = {"unreachable": 0}
         if obs.visiting is not None and obs.visiting != entry.get("progress"):
-            fields.update(progress=obs.visiting, progress_at=utcnow())
+            fields.update(progress=obs.visiting, progress_at=now.strftime(TIME_FORMAT))
         status = entry["state"]
         if obs.lock:
             fields["silent_checks"] = 0

@@ -92,7 +92,9 @@ def run_playbook(
                 result.message = _failure_message(res)
         return True
 
-    env = {"ANSIBLE_CONFIG": str(ANSIBLE_CONFIG)}
+    # An inventory the API failed to list must fail the run: taken as "no droplets",
+    # it would make every scan look vanished.
+    env = {"ANSIBLE_CONFIG": str(ANSIBLE_CONFIG), "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "1"}
     if forks:
         env["ANSIBLE_FORKS"] = str(forks)
     os.environ.update(env)  # ansible-runner passes our environment on; nothing is written

@@ -136,10 +136,11 @@ def test_a_scan_that_stops_silently_fails_after_repeated_checks(run):
     assert m.decide(run.load_state(), seen, datetime.now(UTC)).failed == ["001"]
 
 
-def test_a_droplet_missing_from_the_inventory_has_vanished(run):
-    plan = manager(run).decide(
-        run.load_state(), {name(run, "002"): Observation(lock=True)}, datetime.now(UTC)
-    )
+def test_a_droplet_missing_from_the_inventory_twice_has_vanished(run):
+    m = manager(run)
+    seen = {name(run, "002"): Observation(lock=True)}
+    assert m.decide(run.load_state(), seen, datetime.now(UTC)).failed == []
+    plan = m.decide(run.load_state(), seen, datetime.now(UTC))
     assert plan.failed == ["001"]
     assert run.load_state()["shards"]["001"]["history"][-1]["note"] == "droplet vanished"
 
@@ -153,3 +154,17 @@ def test_an_unreachable_droplet_is_given_time_before_it_counts_as_failed(run):
     for _ in range(4):
         assert m.decide(run.load_state(), seen, datetime.now(UTC)).failed == []
     assert m.decide(run.load_state(), seen, datetime.now(UTC)).failed == ["001"]
+
+
+def test_finished_results_on_a_vanished_droplet_mean_failure_not_waiting(run):
+    run.transition("001", "finished", "scan successful")
+    m = manager(run)
+    seen = {name(run, "002"): Observation(lock=True)}
+    assert m.decide(run.load_state(), seen, datetime.now(UTC)).extract == []
+    assert m.decide(run.load_state(), seen, datetime.now(UTC)).failed == ["001"]
+
+
+def test_extracted_results_go_on_to_deletion_even_if_the_droplet_is_gone(run):
+    run.transition("001", "extracting", "downloading results", extracted_at="2026-12-04T10:00:00Z")
+    plan = manager(run).decide(run.load_state(), {}, datetime.now(UTC))
+    assert "001" in plan.extract
