@@ -121,10 +121,13 @@ def main():
     if os.geteuid() != 0:
         sys.exit("error: the local cloud needs root")
     sizes = [int(s) for s in args.sizes.split(",")]
-    token = secrets.token_hex(16)
+    if not os.environ.get("DO_API_TOKEN"):
+        # The loop reads the token from its starting environment: start again with one.
+        env = dict(os.environ, DO_API_TOKEN=secrets.token_hex(16))
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
+    token = os.environ["DO_API_TOKEN"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update(DO_API_TOKEN=token, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
-    os.environ.update(DO_API_TOKEN=token)
     rows = []
     with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
         cloud, info = start_cloud(Path(tmp) / "cloud", token)

@@ -21,7 +21,7 @@ import click
 
 from runner import display
 from runner.errors import UserError
-from runner.playbooks import run_playbook
+from runner.playbooks import run_playbook, token_reachable
 from runner.run import (
     CLOSED_RUN_STATUSES,
     FINAL_SHARD_STATES,
@@ -505,6 +505,7 @@ def find_run(run_folder: str | None, output_dir: str) -> RunFolder:
 def manage_command(run_folder, output_dir, once, verbose):
     """Check, repair and collect every scan of a run, then merge its results."""
     run = find_run(run_folder, output_dir)
+    token_reachable()
     out = display.Output(sys.stdout, verbose=verbose)
     manager = Manager(run, out, verbose)
     if once:

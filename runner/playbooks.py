@@ -8,6 +8,7 @@ failed. Each call gets its own artifact folder under the run folder.
 
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,23 @@ ANSIBLE_CONFIG = PROJECT_DIR / "ansible.cfg"
 
 # Artifact folders of earlier playbook runs kept per run folder; older ones are removed.
 ARTIFACTS_KEPT = 20
+# ansible-runner writes the whole environment of a run into its artifacts, so the token
+# variables are left out of it; playbooks read the token from this process instead
+# (playbooks/lookup_plugins/bsw_api_token.py).
+TOKEN_VARIABLES = ("DO_API_TOKEN", "DO_API_KEY", "DO_OAUTH_TOKEN", "OAUTH_TOKEN")
+TOKEN_PID_VARIABLE = "BSW_TOKEN_PID"
+_environ_lock = threading.Lock()
+
+
+def token_reachable() -> None:
+    """The token must be in this process's starting environment, where playbooks find it."""
+    if not os.environ.get("DO_API_TOKEN"):
+        raise UserError("DO_API_TOKEN is not set: export your DigitalOcean API token first")
+    with open("/proc/self/environ", "rb") as f:
+        if b"DO_API_TOKEN=" + os.environ["DO_API_TOKEN"].encode() not in f.read().split(b"\0"):
+            raise UserError(
+                "DO_API_TOKEN was set after runner started; export it before starting runner"
+            )
 
 
 @dataclass
@@ -97,20 +115,28 @@ def run_playbook(
     env = {"ANSIBLE_CONFIG": str(ANSIBLE_CONFIG), "ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED": "1"}
     if forks:
         env["ANSIBLE_FORKS"] = str(forks)
-    os.environ.update(env)  # ansible-runner passes our environment on; nothing is written
+    env[TOKEN_PID_VARIABLE] = str(os.getpid())
     try:
-        runner = ansible_runner.run(
-            private_data_dir=str(private),
-            playbook=str(playbook),
-            inventory=inventories,
-            extravars=extravars or {},
-            limit=",".join(limit) if limit else None,
-            quiet=not verbose,
-            event_handler=on_event,
-            rotate_artifacts=ARTIFACTS_KEPT,
-            suppress_env_files=True,
-            project_dir=str(PROJECT_DIR),
-        )
+        with _environ_lock:
+            # ansible-runner copies os.environ when it prepares a run; it must not see the token.
+            saved = {k: os.environ.pop(k) for k in TOKEN_VARIABLES if k in os.environ}
+            os.environ.update(env)
+            try:
+                runner = ansible_runner.interface.init_runner(
+                    private_data_dir=str(private),
+                    playbook=str(playbook),
+                    inventory=inventories,
+                    extravars=extravars or {},
+                    limit=",".join(limit) if limit else None,
+                    quiet=not verbose,
+                    event_handler=on_event,
+                    rotate_artifacts=ARTIFACTS_KEPT,
+                    suppress_env_files=True,
+                    project_dir=str(PROJECT_DIR),
+                )
+            finally:
+                os.environ.update(saved)
+        runner.run()
     except Exception as e:  # ansible-runner raises plain exceptions for setup problems
         raise UserError(f"could not run playbooks/{name}: {e}") from None
     return PlaybookRun(status=runner.status, rc=runner.rc, hosts=hosts)

@@ -244,7 +244,7 @@ def inventory_text(base_url: str, tag: str, key_file: Path, run_id: str) -> str:
     data = {
         "plugin": "community.digitalocean.digitalocean",
         "baseurl": base_url,
-        "oauth_token": "{{ lookup('ansible.builtin.env', 'DO_API_TOKEN') }}",
+        "oauth_token": "{{ lookup('bsw_api_token') }}",
         "pagination": 200,
         "attributes": ["id", "name", "networks", "tags", "status"],
         "filters": [f'"{tag}" in do_tags'],
@@ -262,7 +262,7 @@ def inventory_text(base_url: str, tag: str, key_file: Path, run_id: str) -> str:
     }
     header = (
         f"# Droplets of run {run_id}, written by init.yml: the DigitalOcean inventory plugin\n"
-        "# filtered by the run's tag. The API token comes from DO_API_TOKEN.\n"
+        "# filtered by the run's tag. The API token comes from DO_API_TOKEN (bsw_api_token).\n"
     )
     return header + yaml.safe_dump(data, sort_keys=False, width=200)
 
