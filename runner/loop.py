@@ -43,8 +43,8 @@ VANISHED_CHECKS = 2
 # A scan with no lock folder and no final line in runscan.out this many checks in a row
 # stopped without saying why (for example its Docker image never built).
 SILENT_STOP_LIMIT = 2
-# A check whose inventory or playbook failed is tried again after this many seconds.
-CHECK_RETRY_SECONDS = 5
+# After init.yml failed to start shards, it is not run again for this many seconds.
+START_RETRY_SECONDS = 20
 SUCCESS_LINE = "Scan successful."
 FAILURE_LINE = "Scan failed."
 
@@ -117,6 +117,7 @@ class Manager:
         self.crawl_user = self.settings.get("crawl_user", "crawluser")
         self.browser = self.settings.get("browser", "chrome")
         self.starter: threading.Thread | None = None
+        self.next_start_at = 0.0
 
     # -- one step each ----------------------------------------------------
 
@@ -406,6 +407,8 @@ class Manager:
         """Re-create droplets through init.yml while the loop goes on checking the others."""
         if self.starter is not None and self.starter.is_alive():
             return  # shards queued meanwhile are taken by the next start
+        if time.monotonic() < self.next_start_at:
+            return
         self.starter = threading.Thread(target=self.start, args=(shards,), daemon=True)
         self.starter.start()
 
@@ -419,7 +422,12 @@ class Manager:
             extravars={"settings": str(self.run.settings_path), "assume_yes": True},
         )
         if not result.succeeded:
-            self.out.note(f"init.yml did not finish (rc {result.rc}); will try again next cycle")
+            self.next_start_at = time.monotonic() + START_RETRY_SECONDS
+            why = next((h.message for h in result.hosts.values() if h.message), "")
+            self.out.note(
+                f"init.yml did not finish (rc {result.rc}{': ' + why if why else ''}); "
+                f"trying again in {START_RETRY_SECONDS} s"
+            )
         state = self.run.load_state()
         for shard in shards:
             entry = state["shards"][shard]

@@ -87,7 +87,6 @@ SKIPPED_LINES_SHOWN = 10
 
 def plan(params):
     settings = settingsmod.load_settings(params["settings"])
-    settingsmod.api_token()
     site_list = sitelist.read_site_list(settings.site_list)
     selected = sitelist.select_sites(site_list.sites, settings.num_sites, settings.exclude_list())
     skipped = [
