@@ -62,6 +62,15 @@ class Observation:
     message: str = ""
 
 
+def droplet_label(entry: dict) -> str:
+    """The shard's droplet for log lines: the current one, else the last it had."""
+    if entry.get("droplet"):
+        return entry["droplet"]["name"]
+    if entry.get("droplets"):
+        return entry["droplets"][-1]["name"] + " (deleted)"
+    return "-"
+
+
 def parse_check_output(stdout: str) -> Observation:
     obs = Observation()
     for line in stdout.splitlines():
@@ -132,8 +141,7 @@ class Manager:
 
     def transition(self, shard: str, to: str, note: str | None = None, **fields) -> None:
         entry = self.run.transition(shard, to, note, **fields)
-        droplet = (entry.get("droplet") or {}).get("name", "-")
-        self.out.shard_event(shard, droplet, to, note)
+        self.out.shard_event(shard, droplet_label(entry), to, note)
 
     def check(self) -> dict | None:
         """Observations by shard, or None when the check itself failed (tried again later)."""
@@ -431,8 +439,7 @@ class Manager:
         state = self.run.load_state()
         for shard in shards:
             entry = state["shards"][shard]
-            droplet = (entry.get("droplet") or {}).get("name", "-")
-            self.out.shard_event(shard, droplet, entry["state"], "after init.yml")
+            self.out.shard_event(shard, droplet_label(entry), entry["state"], "after init.yml")
 
     # -- the loop ---------------------------------------------------------
 
