@@ -52,7 +52,10 @@ def assert_complete(swarm: Swarm, tmp_path, skip=frozenset()):
 
 def test_clean_run_merges_exactly_the_replayed_observations(cloud, tmp_path):
     swarm = Swarm(cloud, tmp_path / "run", pick_sites(40), crawlers=4)
+    # Droplets turn active before their SSH server answers, as on DigitalOcean.
+    cloud.set_faults(api={"active_delay": 0.5, "ssh_refuse_seconds": 3})
     swarm.init()
+    cloud.set_faults(api={"active_delay": 0.5})
     state = swarm.state()
     assert len(state["shards"]) == 4
     assert {e["state"] for e in state["shards"].values()} <= {"scanning"}
