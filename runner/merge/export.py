@@ -12,11 +12,11 @@ sees a partial file.
 """
 
 import json
-import os
-import tempfile
 from datetime import date
 from json.encoder import encode_basestring_ascii as _quote
 from pathlib import Path
+
+from runner.fsutil import atomic_writer
 
 # Pieces of text gathered before one write: bounds memory on large merges
 # without a system call per tracker.
@@ -140,27 +140,14 @@ def results_pieces(badger, version: str):
 
 def write_pieces(path: Path, pieces) -> None:
     """Write `pieces` to `path` through a synced temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="") as out:
-            batch = []
-            for piece in pieces:
-                batch.append(piece)
-                if len(batch) >= WRITE_BATCH:
-                    out.write("".join(batch))
-                    batch.clear()
-            out.write("".join(batch))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_writer(path, "w", encoding="ascii", newline="") as out:
+        batch = []
+        for piece in pieces:
+            batch.append(piece)
+            if len(batch) >= WRITE_BATCH:
+                out.write("".join(batch))
+                batch.clear()
+        out.write("".join(batch))
 
 
 def write_results(path: Path, badger, version: str) -> None:
