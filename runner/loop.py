@@ -378,8 +378,16 @@ class Manager:
             if state["shards"][s].get("droplet")
             and state["shards"][s]["droplet"]["name"] in present
         ]
-        if reachable:
-            self.fetch(reachable, subdirs)
+        fetched = self.fetch(reachable, subdirs) if reachable else {}
+        # A droplet whose logs could not be downloaded is kept for another try, for a while:
+        # deleting it would lose the only record of why the scan failed.
+        for shard, files in fetched.items():
+            misses = state["shards"][shard].get("log_misses", 0) + 1
+            if files is None and misses < UNREACHABLE_LIMIT:
+                self.run.update_shard(shard, log_misses=misses)
+                shards = [s for s in shards if s != shard]
+        if not shards:
+            return
         try:
             self.delete_droplets(shards, present)
         except DeleteFailed as e:
@@ -404,6 +412,7 @@ class Manager:
                     f"retry {retries + 1} of {self.max_retries}",
                     retries=retries + 1,
                     attempt_dir=None,
+                    log_misses=0,
                     silent_checks=0,
                     unreachable=0,
                     progress=0,

@@ -52,7 +52,7 @@ def test_create_run_writes_settings_sites_shards_state_inventory_and_marker(tmp_
     inventory = yaml.safe_load(run.inventory_path.read_text())
     assert inventory["baseurl"] == "http://127.0.0.1:9/v2"
     assert inventory["filters"] == ['"bsw-run-1764860000" in do_tags']
-    assert "DO_API_TOKEN" in inventory["oauth_token"]
+    assert inventory["oauth_token"] == "{{ lookup('bsw_api_token') }}"
     assert (settings.output_dir / ".current").read_text().strip() == run.run_id
     assert yaml.safe_load(run.settings_path.read_text())["num_sites"] == 10
 

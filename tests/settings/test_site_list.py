@@ -7,7 +7,6 @@ reverse-DNS names and `xn--` internationalised names.
 """
 
 import random
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -289,28 +288,3 @@ def test_shard_order_matches_a_shuffle_with_the_recorded_seed():
 def test_zero_crawlers_is_a_programming_error():
     with pytest.raises(ValueError):
         make_shards(["a.com"], 0, seed=1)
-
-
-# --- speed --------------------------------------------------------------------------------
-
-MILLION = 1_000_000
-# A million-site run is read and dealt before the user is asked to confirm it.
-MILLION_SECONDS = 8
-
-
-def test_a_million_line_list_is_read_selected_and_sharded_within_seconds(tmp_path):
-    path = tmp_path / "million.csv"
-    with path.open("w") as f:
-        for i in range(MILLION):
-            f.write(f"{i + 1},s{i}-{SAMPLE_LINES[i % len(SAMPLE_LINES)]}\n")
-
-    start = time.perf_counter()
-    site_list = read_site_list(path)
-    selected = select_sites(site_list.sites, MILLION, [".mil", ".gov.??", "arpa"])
-    shards = make_shards(selected, 100, seed=1)
-    elapsed = time.perf_counter() - start
-
-    assert site_list.kind == "tranco"
-    assert len(site_list.sites) == MILLION - MILLION // len(SAMPLE_LINES)
-    assert sum(len(shard) for shard in shards) == len(selected)
-    assert elapsed < MILLION_SECONDS, f"{elapsed:.1f} s"
