@@ -34,8 +34,8 @@ def merge_run(run, settings: dict):
     return merge_files(inputs, run.path, pb_data=pb_data)
 
 
-def delete_stragglers(run, settings: dict, out, verbose: bool) -> list[str]:
-    """Delete any droplet still carrying the run's tag; return their names."""
+def delete_stragglers(run, settings: dict, out, verbose: bool) -> list[str] | None:
+    """Delete every droplet still carrying the run's tag: their names, or None if any remain."""
     result = run_playbook(
         "teardown.yml",
         run_dir=run.path,
@@ -43,10 +43,15 @@ def delete_stragglers(run, settings: dict, out, verbose: bool) -> list[str]:
         extravars={"api_base_url": settings["api_base_url"]},
         verbose=verbose,
     )
-    names = sorted(result.hosts)
-    if names:
-        out.note(f"deleted droplets left behind: {', '.join(names)}")
-    return names
+    deleted = sorted(n for n, h in result.hosts.items() if h.ok and not h.failed)
+    left = sorted(n for n, h in result.hosts.items() if not h.ok or h.failed)
+    if deleted:
+        out.note(f"deleted droplets left behind: {', '.join(deleted)}")
+    if left or not result.succeeded:
+        what = ", ".join(left) if left else "the run's droplets could not be listed"
+        out.note(f"droplets not deleted ({what}); the run stays open and tries again")
+        return None
+    return deleted
 
 
 def log_totals(run, state: dict) -> tuple[int, int]:
@@ -91,7 +96,7 @@ def summary_text(run, state: dict, merged, stragglers: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def finish_run(run, out, verbose: bool = False) -> None:
+def finish_run(run, out, verbose: bool = False) -> bool:
     """Merge, delete stragglers and close the run; then report. Safe to call again."""
     settings = run.load_settings()
     stragglers = []
@@ -100,6 +105,8 @@ def finish_run(run, out, verbose: bool = False) -> None:
         out.note("every shard is in; merging results")
         merge_run(run, settings)
         stragglers = delete_stragglers(run, settings, out, verbose)
+        if stragglers is None:
+            return False
         run.set_status("complete", finished_at=utcnow())
     try:
         from runner.report import write_run_report
@@ -114,3 +121,4 @@ def finish_run(run, out, verbose: bool = False) -> None:
     clear_marker(run)
     out.console.print(text, markup=False, highlight=False)
     out.note(f"results: {run.path / 'results.json'} and {run.path / 'results-noblocking.json'}")
+    return True

@@ -21,7 +21,13 @@ import click
 
 from runner import display
 from runner.errors import UserError
-from runner.playbooks import run_playbook, token_reachable
+from runner.playbooks import (
+    CANCEL,
+    check_cancelled,
+    install_stop_signals,
+    run_playbook,
+    token_reachable,
+)
 from runner.run import (
     CLOSED_RUN_STATUSES,
     FINAL_SHARD_STATES,
@@ -326,9 +332,11 @@ class Manager:
                 limit=names,
                 extravars={"api_base_url": self.settings["api_base_url"]},
             )
-            failed = {n for n, h in result.hosts.items() if h.failed}
-            if failed:
-                raise DeleteFailed(failed)
+            # Deleted means the API said so: an inventory error, a failed call, or a host
+            # the playbook never reached all leave the droplet recorded as alive.
+            deleted = {n for n, h in result.hosts.items() if h.ok and not h.failed}
+            if not result.succeeded or set(names) - deleted:
+                raise DeleteFailed(set(names) - deleted or set(names))
         with self.run.update() as state:
             for shard in shards:
                 record_droplet_deleted(state["shards"][shard])
@@ -434,10 +442,13 @@ class Manager:
 
     def start(self, shards: list[str]) -> None:
         self.out.note(f"creating droplets and starting scans for shards {', '.join(shards)}")
-        result = self.playbook(
-            "init.yml",
-            extravars={"settings": str(self.run.settings_path), "assume_yes": True},
-        )
+        try:
+            result = self.playbook(
+                "init.yml",
+                extravars={"settings": str(self.run.settings_path), "assume_yes": True},
+            )
+        except KeyboardInterrupt:
+            return  # stopping: init.yml was cancelled, the next `runner manage` goes on
         if not result.succeeded:
             self.next_start_at = time.monotonic() + START_RETRY_SECONDS
             why = next((h.message for h in result.hosts.values() if h.message), "")
@@ -477,10 +488,10 @@ class Manager:
         done = all(e["state"] in FINAL_SHARD_STATES for e in state["shards"].values())
         return done and not self.starting()
 
-    def finish(self) -> None:
+    def finish(self) -> bool:
         from runner.finish import finish_run
 
-        finish_run(self.run, self.out, self.verbose)
+        return finish_run(self.run, self.out, self.verbose)
 
     def manage(self) -> None:
         state = self.run.load_state()
@@ -495,9 +506,16 @@ class Manager:
         with self.out.live(self.run):
             while not self.cycle():
                 self.out.refresh(self.run)
-                time.sleep(self.poll_interval)
+                self.pause(self.poll_interval)
             self.out.refresh(self.run)
-        self.finish()
+        while not self.finish():
+            self.pause(self.poll_interval)
+
+    @staticmethod
+    def pause(seconds: float) -> None:
+        """Wait between cycles; Ctrl-C or SIGTERM ends the wait at once."""
+        CANCEL.wait(seconds)
+        check_cancelled()
 
 
 class DeleteFailed(Exception):
@@ -531,16 +549,25 @@ def manage_command(run_folder, output_dir, once, verbose):
     run = find_run(run_folder, output_dir)
     token_reachable()
     out = display.Output(sys.stdout, verbose=verbose)
-    manager = Manager(run, out, verbose)
-    if once:
-        finished = manager.cycle()
-        if manager.starter is not None:
-            manager.starter.join()
-        if finished:
-            manager.finish()
-        out.print_table(run)
-        return
-    manager.manage()
+    with run.manager_lock():
+        install_stop_signals()
+        manager = Manager(run, out, verbose)
+        try:
+            if once:
+                finished = manager.cycle()
+                if manager.starter is not None:
+                    manager.starter.join()
+                if finished:
+                    manager.finish()
+                out.print_table(run)
+                return
+            manager.manage()
+        except KeyboardInterrupt:
+            CANCEL.set()
+            if manager.starter is not None:
+                manager.starter.join()
+            out.note(f"stopped; run {run.run_id} goes on with: runner manage {run.path}")
+            sys.exit(130)
 
 
 @click.command("status")

@@ -8,6 +8,8 @@ failed. Each call gets its own artifact folder under the run folder.
 
 import os
 import shutil
+import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,47 @@ ARTIFACTS_KEPT = 20
 TOKEN_VARIABLES = ("DO_API_TOKEN", "DO_API_KEY", "DO_OAUTH_TOKEN", "OAUTH_TOKEN")
 TOKEN_PID_VARIABLE = "BSW_TOKEN_PID"
 _environ_lock = threading.Lock()
+
+# Set by Ctrl-C or SIGTERM: the playbook running is cancelled (ansible-runner ends its
+# process group) and the loop stops between steps.
+CANCEL = threading.Event()
+
+# ansible-playbook is started through this wrapper, so that it ends with the runner that
+# started it, even when that runner is killed with SIGKILL: an orphaned init.yml could
+# otherwise go on creating droplets for a run nobody watches.
+GUARD_SCRIPT = """#!{python}
+# Written by runner: start ansible-playbook so that it ends when its runner dies.
+import ctypes, os, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() == 1:
+    sys.exit("the runner that started this playbook is gone")
+os.execvp("ansible-playbook", ["ansible-playbook", *sys.argv[1:]])
+"""
+
+
+def install_stop_signals() -> None:
+    """Let Ctrl-C and SIGTERM stop the loop cleanly instead of killing it mid-step."""
+
+    def stop(number, frame):
+        CANCEL.set()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
+def check_cancelled() -> None:
+    if CANCEL.is_set():
+        raise KeyboardInterrupt
+
+
+def guard_script(private: Path) -> Path:
+    path = private / "bin" / "ansible-playbook"
+    text = GUARD_SCRIPT.format(python=sys.executable)
+    if not path.exists() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        path.chmod(0o755)
+    return path
 
 
 def token_reachable() -> None:
@@ -116,6 +159,7 @@ def run_playbook(
     if forks:
         env["ANSIBLE_FORKS"] = str(forks)
     env[TOKEN_PID_VARIABLE] = str(os.getpid())
+    check_cancelled()
     try:
         with _environ_lock:
             # ansible-runner copies os.environ when it prepares a run; it must not see the token.
@@ -133,12 +177,15 @@ def run_playbook(
                     rotate_artifacts=ARTIFACTS_KEPT,
                     suppress_env_files=True,
                     project_dir=str(PROJECT_DIR),
+                    binary=str(guard_script(private)),
+                    cancel_callback=CANCEL.is_set,
                 )
             finally:
                 os.environ.update(saved)
         runner.run()
     except Exception as e:  # ansible-runner raises plain exceptions for setup problems
         raise UserError(f"could not run playbooks/{name}: {e}") from None
+    check_cancelled()
     return PlaybookRun(status=runner.status, rc=runner.rc, hosts=hosts)
 
 

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import os
 import random
 import time
 from collections.abc import Iterator
@@ -109,20 +110,51 @@ class RunFolder:
             text = self.state_path.read_text()
         except FileNotFoundError:
             raise UserError(f"{self.path}: no state.json here; not a run folder") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise UserError(f"{self.state_path}: cannot be read ({e})") from None
         try:
             state = json.loads(text)
         except json.JSONDecodeError as e:
             raise UserError(
                 f"{self.state_path}: not valid JSON ({e.msg} at line {e.lineno})"
             ) from None
-        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-            raise UserError(
-                f"{self.state_path}: unknown state format; expected format {STATE_FORMAT}"
-            )
+        problem = state_problem(state)
+        if problem:
+            raise UserError(f"{self.state_path}: {problem}")
         return state
 
     def load_settings(self) -> dict:
-        return yaml.safe_load(self.settings_path.read_text()) or {}
+        try:
+            settings = yaml.safe_load(self.settings_path.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            reason = " ".join(str(e).split())[:200]
+            raise UserError(f"{self.settings_path}: cannot be read as YAML ({reason})") from None
+        if not isinstance(settings, dict):
+            raise UserError(f"{self.settings_path}: not a mapping of settings")
+        return settings
+
+    @contextlib.contextmanager
+    def manager_lock(self) -> Iterator[None]:
+        """Held by the one `runner manage` of this run; a second one is refused."""
+        path = self.path / ".manage.lock"
+        with open(path, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip() or "unknown"
+                raise UserError(
+                    f"run {self.run_id} is already managed by another runner manage "
+                    f"(pid {holder}); wait for it to end or stop it first"
+                ) from None
+            lock.seek(0)
+            lock.truncate()
+            lock.write(f"{os.getpid()}\n")
+            lock.flush()
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextlib.contextmanager
     def update(self) -> Iterator[dict]:
@@ -158,6 +190,34 @@ class RunFolder:
         with self.update() as state:
             state["status"] = status
             state.update(fields)
+
+
+# What every state file holds, checked when it is read: a file edited by hand or cut short
+# is refused with one line rather than failing somewhere in the loop.
+RUN_KEYS = {"run_id": str, "tag": str, "status": str, "created_at": str, "shards": dict}
+SHARD_KEYS = {"sites": int, "name": str, "state": str, "history": list, "droplets": list}
+
+
+def state_problem(state) -> str | None:
+    """What is wrong with a state file's content, or None."""
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        return f"unknown state format; expected a JSON object with format {STATE_FORMAT}"
+    for key, kind in RUN_KEYS.items():
+        if not isinstance(state.get(key), kind):
+            return f"{key} is missing or not a {kind.__name__}"
+    if state["status"] not in RUN_STATUSES:
+        return f"status {state['status']!r} is unknown; valid: {', '.join(RUN_STATUSES)}"
+    if not state["shards"]:
+        return "the run has no shards"
+    for shard, entry in state["shards"].items():
+        if not isinstance(entry, dict):
+            return f"shard {shard} is not an object"
+        for key, kind in SHARD_KEYS.items():
+            if not isinstance(entry.get(key), kind):
+                return f"shard {shard}: {key} is missing or not a {kind.__name__}"
+        if entry["state"] not in SHARD_STATES:
+            return f"shard {shard}: state {entry['state']!r} is unknown"
+    return None
 
 
 def record_transition(entry: dict, to: str, note: str | None = None) -> None:
@@ -219,6 +279,12 @@ def current_run(output_dir: Path) -> RunFolder | None:
         name = marker.read_text().strip()
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{marker}: cannot be read ({e}); remove it if no run is open") from None
+    if not name or "/" in name or name.startswith("."):
+        raise UserError(
+            f"{marker}: {name!r} is not a run folder name; remove it if no run is open"
+        )
     run = RunFolder(Path(output_dir) / name)
     if not run.exists():
         raise UserError(

@@ -285,6 +285,18 @@ _SettingsLoader.add_implicit_resolver(
 
 
 def _parse_yaml(text: str, path: Path):
+    # Settings have no use for anchors and aliases, and aliases nested a few levels deep
+    # expand to billions of values: they are refused before anything is built.
+    try:
+        for event in yaml.parse(text, Loader=_SettingsLoader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                raise UserError(
+                    f"{path}: YAML alias at line {mark.line + 1}, column {mark.column + 1}; "
+                    "valid: plain values (settings do not use anchors and aliases)"
+                )
+    except yaml.YAMLError:
+        pass  # reported with its position by the full parse below
     loader = _SettingsLoader(text)
     try:
         node = loader.get_single_node()
@@ -296,6 +308,12 @@ def _parse_yaml(text: str, path: Path):
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise UserError(f"{path}: not valid YAML{at}: {problem}") from None
+    except (ValueError, RecursionError) as e:
+        # Numbers of thousands of digits, lists nested thousands deep: not settings.
+        reason = " ".join(str(e).split())[:120]
+        raise UserError(
+            f"{path}: not usable as settings ({reason}); valid: plain values"
+        ) from None
     finally:
         loader.dispose()
     if data is None:
@@ -665,7 +683,12 @@ def _path(value, base_dir: Path, valid: str) -> Path:
     text = _text(value, valid)
     if "\0" in text:
         raise _Bad(f"{_show(value)} holds a NUL character; valid: {valid}")
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:
+        raise _Bad(
+            f"{_show(value)} names a home folder that does not exist; valid: {valid}"
+        ) from None
     if not path.is_absolute():
         path = base_dir / path
     return Path(os.path.normpath(path))

@@ -83,6 +83,12 @@ def shard_rows(run):
 
 # Skipped site-list lines shown at the confirmation step; the rest are counted.
 SKIPPED_LINES_SHOWN = 10
+# A skipped line is shown up to this many characters.
+SKIPPED_TEXT_SHOWN = 80
+
+
+def shorten(text):
+    return text if len(text) <= SKIPPED_TEXT_SHOWN else text[:SKIPPED_TEXT_SHOWN] + "..."
 
 
 def plan(params):
@@ -90,7 +96,7 @@ def plan(params):
     site_list = sitelist.read_site_list(settings.site_list)
     selected = sitelist.select_sites(site_list.sites, settings.num_sites, settings.exclude_list())
     skipped = [
-        f"line {number}: {text!r}: {reason}"
+        f"line {number}: {shorten(text)!r}: {reason}"
         for number, text, reason in site_list.skipped[:SKIPPED_LINES_SHOWN]
     ]
     if len(site_list.skipped) > SKIPPED_LINES_SHOWN:
@@ -102,9 +108,10 @@ def plan(params):
         if state["status"] not in runmod.CLOSED_RUN_STATUSES:
             resuming = open_run.run_id
     if not selected:
+        why = f"; first skipped: {skipped[0]}" if skipped else ""
         raise UserError(
-            f"{settings.site_list}: no sites left after reading and excluding suffixes; "
-            "valid: a list with at least one domain that exclude_suffixes keeps"
+            f"{settings.site_list}: no sites left after reading and excluding suffixes{why}; "
+            "valid: one domain a line, or a Tranco CSV of rank,domain"
         )
     return {
         "changed": False,

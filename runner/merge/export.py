@@ -11,6 +11,7 @@ temporary name in the target folder, synced and renamed, so no reader ever
 sees a partial file.
 """
 
+import contextlib
 import json
 from datetime import date
 from json.encoder import encode_basestring_ascii as _quote
@@ -138,18 +139,36 @@ def results_pieces(badger, version: str):
     yield f"{_INDENT}{_quote('version')}: {_quote(version)}\n}}"
 
 
-def write_pieces(path: Path, pieces) -> None:
-    """Write `pieces` to `path` through a synced temporary file and a rename."""
-    with atomic_writer(path, "w", encoding="ascii", newline="") as out:
-        batch = []
-        for piece in pieces:
-            batch.append(piece)
-            if len(batch) >= WRITE_BATCH:
-                out.write("".join(batch))
-                batch.clear()
-        out.write("".join(batch))
+def write_batched(out, pieces) -> None:
+    """Write `pieces` to an open text file, joined in batches (fewer, larger writes)."""
+    batch = []
+    for piece in pieces:
+        batch.append(piece)
+        if len(batch) >= WRITE_BATCH:
+            out.write("".join(batch))
+            batch.clear()
+    out.write("".join(batch))
+
+
+@contextlib.contextmanager
+def results_writers(paths: list[Path]):
+    """Open files for `paths` that replace them all together when the block succeeds.
+
+    Each is written to a temporary file; only when every one is complete are they
+    renamed over the old ones, so a full disk never leaves a new results.json
+    beside an old results-noblocking.json.
+    """
+    with contextlib.ExitStack() as stack:
+        # Entered last to first, so they are renamed first to last: if the first rename
+        # fails (the target is a folder, say), the others are removed, not renamed.
+        files = [
+            stack.enter_context(atomic_writer(path, "w", encoding="ascii", newline=""))
+            for path in reversed(paths)
+        ]
+        yield files[::-1]
 
 
 def write_results(path: Path, badger, version: str) -> None:
     """Write `badger`'s stores to `path` in Badger Sett's results format."""
-    write_pieces(path, results_pieces(badger, version))
+    with atomic_writer(path, "w", encoding="ascii", newline="") as out:
+        write_batched(out, results_pieces(badger, version))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from runner.errors import UserError
 from runner.fsutil import atomic_write_text
-from runner.merge.export import version_for, write_results
+from runner.merge.export import results_pieces, results_writers, version_for, write_batched
 from runner.merge.importer import BLOCK_THRESHOLD, NO_BLOCK_THRESHOLD, Badger, IncomingFile
 from runner.merge.inputs import BadResults, read_results
 from runner.merge.pbdata import load_pb_data
@@ -138,11 +138,16 @@ def merge_files(
 
     out_dir = Path(out_dir)
     version = version_for(today or date.today())
-    for name, badger in ((RESULTS_NAME, blocking), (NOBLOCKING_NAME, noblocking)):
-        try:
-            write_results(out_dir / name, badger, version)
-        except OSError as e:
-            raise UserError(f"cannot write {out_dir / name}: {e.strerror or e}") from None
+    outputs = ((RESULTS_NAME, blocking), (NOBLOCKING_NAME, noblocking))
+    try:
+        with results_writers([out_dir / name for name, _ in outputs]) as files:
+            for out, (_, badger) in zip(files, outputs, strict=True):
+                write_batched(out, results_pieces(badger, version))
+    except OSError as e:
+        names = " and ".join(name for name, _ in outputs)
+        raise UserError(
+            f"cannot write {names} in {out_dir}: {e.strerror or e}; the old files are unchanged"
+        ) from None
     counts = (blocking.counts(), noblocking.counts())
     report = MergeReport(
         inputs=used,

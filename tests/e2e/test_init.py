@@ -2,21 +2,10 @@
 
 import re
 
-import pytest
 from harness import Swarm, pick_sites
-
-from runner.localcloud.testing import start_cloud_for_tests
 
 # Slow enough that every scan is still running when init.yml runs a second time.
 SLOW_SITE_SECONDS = 30
-
-
-@pytest.fixture
-def cloud(tmp_path_factory):
-    cloud = start_cloud_for_tests(tmp_path_factory.mktemp("initcloud"))
-    cloud.set_faults(api={"active_delay": 0.5}, sett={"site_seconds": SLOW_SITE_SECONDS})
-    yield cloud
-    cloud.stop()
 
 
 def scan_processes(cloud, ip: str) -> str:
@@ -33,6 +22,7 @@ def recap_changes(output: str) -> dict:
 
 
 def test_init_starts_one_scan_per_shard_and_a_second_run_changes_nothing(cloud, tmp_path):
+    cloud.set_faults(sett={"site_seconds": SLOW_SITE_SECONDS})
     sites = pick_sites(9, offset=300)
     swarm = Swarm(cloud, tmp_path / "run", sites, crawlers=3)
     swarm.init()
@@ -73,7 +63,9 @@ def test_init_starts_one_scan_per_shard_and_a_second_run_changes_nothing(cloud, 
 def test_a_shard_whose_droplet_cannot_be_created_is_recorded_not_dropped(cloud, tmp_path):
     other = cloud.new_tag()
     cloud.create(["someone-else"], other)  # counts against the account's droplet limit
-    cloud.set_faults(api={"active_delay": 0.5, "droplet_limit": 3})
+    cloud.set_faults(
+        api={"active_delay": 0.5, "droplet_limit": 3}, sett={"site_seconds": SLOW_SITE_SECONDS}
+    )
     swarm = Swarm(
         cloud, tmp_path / "run", pick_sites(6, offset=320), crawlers=3,
         droplet_create_retries=1, droplet_create_backoff=0.1,

@@ -145,3 +145,30 @@ def test_unwritable_output_is_one_line_naming_the_file(tmp_path, pb):
     with pytest.raises(UserError, match=r"cannot write .*results\.json"):
         merge_files([good], out, pb_data=pb)
     assert sorted(p.name for p in out.iterdir()) == ["results.json"]
+
+
+def test_a_full_disk_while_writing_leaves_both_old_outputs_unchanged(tmp_path, pb, monkeypatch):
+    import errno
+
+    from runner.merge import merge as merge_module
+
+    good = write_results_file(tmp_path / "good.json", GOOD)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("old blocking\n")
+    (out / "results-noblocking.json").write_text("old noblocking\n")
+    real_pieces = merge_module.results_pieces
+    calls = []
+
+    def pieces_until_the_disk_is_full(badger, version):
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_pieces(badger, version)
+
+    monkeypatch.setattr(merge_module, "results_pieces", pieces_until_the_disk_is_full)
+    with pytest.raises(UserError, match="No space left on device; the old files are unchanged"):
+        merge_files([good], out, pb_data=pb)
+    assert (out / "results.json").read_text() == "old blocking\n"
+    assert (out / "results-noblocking.json").read_text() == "old noblocking\n"
+    assert sorted(p.name for p in out.iterdir()) == ["results-noblocking.json", "results.json"]
