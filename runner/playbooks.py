@@ -39,12 +39,17 @@ CANCEL = threading.Event()
 # ansible-playbook is started through this wrapper, so that it ends with the runner that
 # started it, even when that runner is killed with SIGKILL: an orphaned init.yml could
 # otherwise go on creating droplets for a run nobody watches.
+# It is found first on the PATH given to ansible-runner, and takes itself off the PATH
+# before it starts the real ansible-playbook.
 GUARD_SCRIPT = """#!{python}
 # Written by runner: start ansible-playbook so that it ends when its runner dies.
 import ctypes, os, signal, sys
 ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 if os.getppid() == 1:
     sys.exit("the runner that started this playbook is gone")
+here = os.path.dirname(os.path.abspath(__file__))
+path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if os.path.abspath(p) != here]
+os.environ["PATH"] = os.pathsep.join(path)
 os.execvp("ansible-playbook", ["ansible-playbook", *sys.argv[1:]])
 """
 
@@ -159,11 +164,14 @@ def run_playbook(
     if forks:
         env["ANSIBLE_FORKS"] = str(forks)
     env[TOKEN_PID_VARIABLE] = str(os.getpid())
+    env["PATH"] = f"{guard_script(private).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     check_cancelled()
     try:
         with _environ_lock:
             # ansible-runner copies os.environ when it prepares a run; it must not see the token.
-            saved = {k: os.environ.pop(k) for k in TOKEN_VARIABLES if k in os.environ}
+            saved = {k: os.environ.get(k) for k in (*TOKEN_VARIABLES, *env)}
+            for key in TOKEN_VARIABLES:
+                os.environ.pop(key, None)
             os.environ.update(env)
             try:
                 runner = ansible_runner.interface.init_runner(
@@ -177,11 +185,14 @@ def run_playbook(
                     rotate_artifacts=ARTIFACTS_KEPT,
                     suppress_env_files=True,
                     project_dir=str(PROJECT_DIR),
-                    binary=str(guard_script(private)),
                     cancel_callback=CANCEL.is_set,
                 )
             finally:
-                os.environ.update(saved)
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
         runner.run()
     except Exception as e:  # ansible-runner raises plain exceptions for setup problems
         raise UserError(f"could not run playbooks/{name}: {e}") from None

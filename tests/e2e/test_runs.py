@@ -7,7 +7,9 @@ scanned, computed without the run.
 """
 
 import json
+import signal
 import time
+from pathlib import Path
 
 from harness import (
     REPO,
@@ -110,7 +112,31 @@ def test_run_with_stall_crash_vanished_droplet_and_api_errors_ends_with_the_same
     assert attempts, "the crashed scan's logs were kept"
 
 
-def test_loop_killed_during_check_extract_and_recreate_continues_without_loss(cloud, tmp_path):
+def playbooks_of(run_dir) -> list[int]:
+    """Pids of ansible-playbook processes working on this run."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(b"ansible-playbook" in a for a in argv) and str(run_dir).encode() in b" ".join(
+            argv
+        ):
+            found.append(int(proc.name))
+    return found
+
+
+def wait_until_gone(run_dir, timeout: float = 30) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while playbooks_of(run_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return playbooks_of(run_dir)
+
+
+def test_loop_stopped_or_killed_during_check_extract_and_recreate_continues_without_loss(
+    cloud, tmp_path
+):
     sites = pick_sites(40, offset=200)
     crashed = sites[3]
     swarm = Swarm(cloud, tmp_path / "run", sites, crawlers=4)
@@ -121,8 +147,11 @@ def test_loop_killed_during_check_extract_and_recreate_continues_without_loss(cl
     log = tmp_path / "manage.log"
 
     manage = swarm.start_manage(log)
-    time.sleep(2.5)  # inside the first check
-    swarm.kill(manage)
+    time.sleep(2.5)  # inside the first check: Ctrl-C
+    manage.send_signal(signal.SIGINT)
+    assert manage.wait(timeout=60) == 130
+    assert "stopped; run" in log.read_text()
+    assert wait_until_gone(swarm.run_dir) == []
 
     manage = swarm.start_manage(log)
     swarm.wait_for(lambda s: any(e["state"] == "extracting" for e in s["shards"].values()), manage)
@@ -136,6 +165,8 @@ def test_loop_killed_during_check_extract_and_recreate_continues_without_loss(cl
     )  # fmt: skip
     time.sleep(3)  # inside init.yml re-creating the droplet
     swarm.kill(manage)
+    # The orphaned init.yml ends with its runner instead of creating droplets unwatched.
+    assert wait_until_gone(swarm.run_dir) == []
 
     swarm.manage()
     assert_complete(swarm, tmp_path)

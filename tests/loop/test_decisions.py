@@ -168,3 +168,70 @@ def test_extracted_results_go_on_to_deletion_even_if_the_droplet_is_gone(run):
     run.transition("001", "extracting", "downloading results", extracted_at="2026-12-04T10:00:00Z")
     plan = manager(run).decide(run.load_state(), {}, datetime.now(UTC))
     assert "001" in plan.extract
+
+
+def fake_playbook_run(succeeded: bool, ok_hosts=(), failed_hosts=()):
+    from runner.playbooks import HostResult, PlaybookRun
+
+    hosts = {h: HostResult(ok=[{"task": "Delete the droplet by id", "res": {}}]) for h in ok_hosts}
+    hosts |= {
+        h: HostResult(failed=[{"task": "x", "res": {}}], message="API error") for h in failed_hosts
+    }
+    return PlaybookRun(status="successful" if succeeded else "failed", rc=0 if succeeded else 2,
+                       hosts=hosts)  # fmt: skip
+
+
+def test_a_delete_the_api_refused_leaves_the_droplet_recorded_alive(run, monkeypatch):
+    from runner.loop import DeleteFailed
+
+    m = manager(run)
+    names = {s: name(run, s) for s in ("001", "002")}
+    monkeypatch.setattr(
+        m, "playbook", lambda *a, **k: fake_playbook_run(False, [names["001"]], [names["002"]])
+    )
+    with pytest.raises(DeleteFailed) as failed:
+        m.delete_droplets(["001", "002"], set(names.values()))
+    assert failed.value.names == {names["002"]}
+    assert run.load_state()["shards"]["002"]["droplet"] is not None
+
+
+def test_an_inventory_that_could_not_be_listed_deletes_nothing(run, monkeypatch):
+    from runner.loop import DeleteFailed
+
+    m = manager(run)
+    names = {s: name(run, s) for s in ("001", "002")}
+    monkeypatch.setattr(m, "playbook", lambda *a, **k: fake_playbook_run(False))
+    with pytest.raises(DeleteFailed):
+        m.delete_droplets(["001", "002"], set(names.values()))
+    state = run.load_state()
+    assert all(state["shards"][s]["droplet"] is not None for s in names)
+
+
+def test_the_run_stays_open_while_droplets_could_not_be_deleted(run, monkeypatch):
+    from runner import finish
+
+    for shard in ("001", "002"):
+        run.transition(shard, "done", "test", outcome="results")
+    monkeypatch.setattr(finish, "merge_run", lambda run, settings: None)
+    monkeypatch.setattr(
+        finish, "run_playbook", lambda *a, **k: fake_playbook_run(False, [], ["left-1"])
+    )
+    assert finish.finish_run(run, RecordingConsole()) is False
+    assert run.load_state()["status"] == "merging"
+    assert (run.path.parent / ".current").exists()
+
+
+def test_a_second_manager_of_the_same_run_is_refused(run):
+    from runner.errors import UserError
+
+    with run.manager_lock(), pytest.raises(UserError, match="already managed"):
+        with run.manager_lock():
+            pass
+
+
+class RecordingConsole(RecordingOutput):
+    class _Console:
+        def print(self, *args, **kwargs):
+            pass
+
+    console = _Console()
