@@ -363,7 +363,7 @@ def _api_base_url(value, base_dir, valid):
     if (
         parts.scheme not in ("http", "https")
         or not parts.hostname
-        or any(c.isspace() for c in text)
+        or any(c.isspace() or not c.isprintable() for c in text)
         or parts.query
         or parts.fragment
     ):
