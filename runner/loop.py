@@ -591,7 +591,8 @@ def abandon_command(run_folder, output_dir):
     clear_marker(run)
     click.echo(
         f"run {run.run_id} abandoned; delete its droplets with: ansible-playbook "
-        f"playbooks/teardown.yml -i {run.inventory_path} -e api_base_url=URL"
+        f"playbooks/teardown.yml -i inventory/controller.yml -i {run.inventory_path} "
+        f"-e api_base_url={run.load_settings().get('api_base_url')}"
     )
 
 
