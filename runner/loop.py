@@ -68,10 +68,15 @@ class Observation:
     message: str = ""
 
 
+def current_droplet(entry: dict) -> str | None:
+    """The name of the shard's droplet, or None once it is deleted (or before it exists)."""
+    return entry["droplet"]["name"] if entry.get("droplet") else None
+
+
 def droplet_label(entry: dict) -> str:
     """The shard's droplet for log lines: the current one, else the last it had."""
     if entry.get("droplet"):
-        return entry["droplet"]["name"]
+        return current_droplet(entry)
     if entry.get("droplets"):
         return entry["droplets"][-1]["name"] + " (deleted)"
     return "-"
@@ -178,7 +183,7 @@ class Manager:
             if status in ("pending", "starting") and self.starting():
                 continue  # init.yml is working on it right now
             droplet = entry.get("droplet")
-            name = droplet["name"] if droplet else None
+            name = current_droplet(entry)
             obs = seen.get(name) if name else None
             if status == "pending":
                 plan.start.append(shard)
@@ -321,10 +326,9 @@ class Manager:
     def delete_droplets(self, shards: list[str], present: set) -> None:
         state = self.run.load_state()
         names = [
-            state["shards"][s]["droplet"]["name"]
+            current_droplet(state["shards"][s])
             for s in shards
-            if state["shards"][s].get("droplet")
-            and state["shards"][s]["droplet"]["name"] in present
+            if current_droplet(state["shards"][s]) in present
         ]
         if names:
             result = self.playbook(
@@ -347,7 +351,7 @@ class Manager:
                 self.transition(shard, "extracting", "downloading results")
         state = self.run.load_state()
         todo = [s for s in shards if not state["shards"][s].get("extracted_at")]
-        reachable = [s for s in todo if state["shards"][s]["droplet"]["name"] in present]
+        reachable = [s for s in todo if current_droplet(state["shards"][s]) in present]
         verified = self.fetch(reachable, {}) if reachable else {}
         for shard, files in verified.items():
             if files is None:
@@ -362,7 +366,7 @@ class Manager:
             self.delete_droplets(ready, present)
         except DeleteFailed as e:
             self.out.note(f"could not delete {', '.join(sorted(e.names))}; will try again")
-            ready = [s for s in ready if state["shards"][s]["droplet"]["name"] not in e.names]
+            ready = [s for s in ready if current_droplet(state["shards"][s]) not in e.names]
             with self.run.update() as fresh:
                 for shard in ready:
                     record_droplet_deleted(fresh["shards"][shard])
@@ -380,12 +384,7 @@ class Manager:
                 self.run.update_shard(shard, attempt_dir=f"attempt-{stamp}")
                 entry["attempt_dir"] = f"attempt-{stamp}"
             subdirs[shard] = entry["attempt_dir"]
-        reachable = [
-            s
-            for s in shards
-            if state["shards"][s].get("droplet")
-            and state["shards"][s]["droplet"]["name"] in present
-        ]
+        reachable = [s for s in shards if current_droplet(state["shards"][s]) in present]
         fetched = self.fetch(reachable, subdirs) if reachable else {}
         # A droplet whose logs could not be downloaded is kept for another try, for a while:
         # deleting it would lose the only record of why the scan failed.

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from runner.loop import Manager, Observation, parse_check_output
-from runner.run import create_run, record_droplet, record_transition
+from runner.run import create_run, record_droplet, record_droplet_deleted, record_transition
 from runner.settings import load_settings
 
 
@@ -235,3 +235,22 @@ class RecordingConsole(RecordingOutput):
             pass
 
     console = _Console()
+
+
+def test_extraction_goes_on_when_one_droplet_was_already_deleted_and_another_delete_fails(
+    run, monkeypatch
+):
+    # 001 was extracted and its droplet deleted just before an earlier loop was killed.
+    with run.update() as state:
+        for shard in ("001", "002"):
+            record_transition(state["shards"][shard], "extracting")
+            state["shards"][shard]["extracted_at"] = "2026-12-04T10:00:00Z"
+        record_droplet_deleted(state["shards"]["001"])
+    m = manager(run)
+    second = name(run, "002")
+    monkeypatch.setattr(m, "playbook", lambda *a, **k: fake_playbook_run(False, [], [second]))
+    m.extract(["001", "002"], {second})
+    state = run.load_state()
+    assert state["shards"]["001"]["state"] == "done"
+    assert state["shards"]["002"]["state"] == "extracting"
+    assert state["shards"]["002"]["droplet"] is not None
